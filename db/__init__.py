@@ -1,0 +1,41 @@
+"""The database: where it lives, its schema (as migrations) and how to open it.
+
+The default database is ``db/tracker.db`` relative to the working directory;
+``--db PATH`` or ``$TRACKER_DB`` override it. The schema lives in one place,
+``db/migrations.py``, and is applied by :func:`open_db` every time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlite_utils
+
+from .migrations import migrations
+
+__all__ = ["open_db", "migrations", "ensure_schema"]
+
+
+def ensure_schema(database: sqlite_utils.Database) -> None:
+    """Apply pending migrations, then re-create the views (cheap, idempotent)."""
+    migrations.apply(database)
+    from .views import create_views
+
+    create_views(database)
+
+
+def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) the tracker database in WAL mode with the schema applied."""
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    database = sqlite_utils.Database(path)
+    # Jobs and Datasette use the file at the same time: WAL lets readers read
+    # while a writer writes, and busy_timeout makes writers wait instead of failing.
+    database.execute("PRAGMA busy_timeout = 30000")
+    database.enable_wal()
+    database.execute("PRAGMA foreign_keys = ON")
+    database.execute("PRAGMA synchronous = NORMAL")
+    if migrate:
+        ensure_schema(database)
+    return database

@@ -1,0 +1,195 @@
+"""The schema, declared once as sqlite-utils migrations.
+
+Never edit a migration that has shipped: add a new function below the last
+one. Migrations run in the order they are defined here, each in a transaction.
+Column meanings are documented in ``metadata.yml`` (shown in Datasette) and
+in the README.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("tracker")
+
+
+@migrations(name="0001_initial")
+def initial(db: Database) -> None:
+    # Where articles come from: a folder or file of text articles, or a feed.
+    db["sources"].create(
+        {
+            "id": int,
+            "kind": str,  # "files" or "feed"
+            "location": str,  # folder/file path or feed URL
+            "name": str,
+            "enabled": int,
+            "full_text": int,  # feeds: fetch the linked page for the article text
+            "etag": str,
+            "last_modified": str,
+            "last_fetched_at": str,
+            "last_status": str,
+            "last_error": str,
+            "consecutive_failures": int,
+            "next_fetch_at": str,
+            "disabled_reason": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"kind", "location"},
+        defaults={"enabled": 1, "full_text": 0, "consecutive_failures": 0},
+    )
+    db["sources"].create_index(["location"], unique=True)
+
+    db["articles"].create(
+        {
+            "id": str,  # stable: hash of the file path, or of the feed entry's GUID/link
+            "source_id": int,
+            "kind": str,  # "file" or "feed"
+            "url": str,
+            "path": str,
+            "guid": str,
+            "title": str,
+            "outlet": str,
+            "author": str,
+            "published": str,  # UTC ISO 8601, e.g. 2025-02-27T00:00:00Z
+            "published_date": str,  # YYYY-MM-DD, for date facets
+            "date_source": str,  # dateline / inferred / published / updated / fetched / unknown
+            "text": str,
+            "content_hash": str,
+            "word_count": int,
+            "bozo": int,  # feed entry from a feed that was not well-formed
+            "stance": str,  # copied from stance_tags for facets
+            "stance_confidence": float,
+            "event_id": int,  # copied from event_articles for facets
+            "ingested_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        foreign_keys=[("source_id", "sources", "id")],
+        not_null={"title", "text", "content_hash"},
+    )
+    db["articles"].create_index(["published"])
+    db["articles"].create_index(["published_date"])
+    db["articles"].create_index(["content_hash"])
+    db["articles"].create_index(["source_id"])
+    db["articles"].create_index(["stance"])
+    db["articles"].create_index(["event_id"])
+    db["articles"].create_index(["outlet"])
+    db["articles"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
+
+    # One row per article: the latest stance tag and what produced it.
+    db["stance_tags"].create(
+        {
+            "article_id": str,
+            "label": str,  # favor / against / neutral / unrelated, or NULL on error
+            "relevance": float,
+            "score_favor": float,
+            "score_against": float,
+            "score_neutral": float,
+            "confidence": float,
+            "evidence": str,  # the passage that decided the label
+            "evidence_passages": str,  # JSON list of the relevant passages and their scores
+            "engine": str,
+            "model_id": str,
+            "model_hash": str,
+            "config_hash": str,
+            "content_hash": str,
+            "status": str,  # ok / error
+            "error": str,
+            "tagged_at": str,
+        },
+        pk="article_id",
+        foreign_keys=[("article_id", "articles", "id")],
+    )
+    db["stance_tags"].create_index(["label"])
+    db["stance_tags"].create_index(["content_hash", "model_hash", "config_hash"])
+
+    db["events"].create(
+        {
+            "id": int,
+            "title": str,
+            "representative_article_id": str,
+            "first_seen": str,
+            "last_seen": str,
+            "first_date": str,
+            "article_count": int,
+            "outlet_count": int,
+            "favor": int,
+            "against": int,
+            "neutral": int,
+            "unrelated": int,
+            "stance": str,
+            "mean_favor": float,
+            "mean_against": float,
+            "mean_neutral": float,
+            "evidence": str,
+            "updated_at": str,
+        },
+        pk="id",
+        foreign_keys=[("representative_article_id", "articles", "id")],
+    )
+    db["events"].create_index(["first_seen"])
+    db["events"].create_index(["first_date"])
+    db["event_articles"].create(
+        {"event_id": int, "article_id": str, "similarity": float, "assigned_at": str},
+        pk="article_id",
+        foreign_keys=[("event_id", "events", "id"), ("article_id", "articles", "id")],
+    )
+    db["event_articles"].create_index(["event_id"])
+
+    # Every feed fetch, for politeness auditing and feed health.
+    db["fetches"].create(
+        {
+            "id": int,
+            "source_id": int,
+            "started_at": str,
+            "status_code": int,
+            "outcome": str,  # ok / not_modified / error / skipped
+            "bytes": int,
+            "duration_ms": float,
+            "new_entries": int,
+            "updated_entries": int,
+            "bozo": int,
+            "error": str,
+        },
+        pk="id",
+        foreign_keys=[("source_id", "sources", "id")],
+    )
+    db["fetches"].create_index(["source_id", "started_at"])
+    db["fetches"].create_index(["started_at"])
+
+    db["job_runs"].create(
+        {
+            "id": int,
+            "job": str,
+            "trigger": str,  # cli / schedule / once / startup
+            "started_at": str,
+            "finished_at": str,
+            "duration_s": float,
+            "status": str,  # running / ok / partial / error / interrupted
+            "counts": str,  # JSON object of what the job did
+            "error": str,
+            "pid": int,
+        },
+        pk="id",
+    )
+    db["job_runs"].create_index(["job", "started_at"])
+
+    # Inputs that could not be used, with the reason; resolved_at is set when
+    # the same input later succeeds.
+    db["ingest_errors"].create(
+        {
+            "id": int,
+            "input": str,  # file path or feed URL
+            "stage": str,  # read / parse / fetch / tag
+            "reason": str,
+            "first_seen": str,
+            "last_seen": str,
+            "occurrences": int,
+            "resolved_at": str,
+        },
+        pk="id",
+        defaults={"occurrences": 1},
+    )
+    db["ingest_errors"].create_index(["input", "stage"], unique=True)

@@ -1,0 +1,84 @@
+import json
+import re
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from tracker.cli import cli
+
+from conftest import ROOT, SEEDS
+
+
+def invoke(*args, **kwargs):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False, **kwargs)
+
+
+def test_init_ingest_status(db_path):
+    assert invoke("init", "--db", str(db_path)).exit_code == 0
+    result = invoke("ingest", str(SEEDS), "--db", str(db_path))
+    assert result.exit_code == 0, result.output
+    assert "5 new" in result.output
+    again = invoke("ingest", str(SEEDS), "--db", str(db_path))
+    assert "0 new, 0 updated, 5 unchanged" in again.output
+    status = invoke("status", "--json", "--db", str(db_path))
+    report = json.loads(status.output)
+    assert report["counts"]["articles"] == 5
+    assert [r["job"] for r in report["last_runs"]] == ["ingest"]
+    text = invoke("status", "--db", str(db_path)).output
+    assert "articles: 5" in text and "ingest" in text
+
+
+def test_db_from_environment(db_path, monkeypatch):
+    monkeypatch.setenv("TRACKER_DB", str(db_path))
+    assert invoke("ingest", str(SEEDS)).exit_code == 0
+    assert db_path.exists()
+
+
+def test_nothing_to_ingest_exits_non_zero(db_path, tmp_path):
+    result = CliRunner().invoke(cli, ["ingest", str(tmp_path / "missing"), "--db", str(db_path)])
+    assert result.exit_code == 1
+    assert "Error: nothing could be ingested" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_config_is_one_line_error(db_path, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[tagger]\nmodle = 1\n")
+    result = CliRunner().invoke(cli, ["status", "--config", str(bad), "--db", str(db_path)])
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: unknown key(s) in [tagger]: modle"
+
+
+def test_not_a_database_is_one_line_error(tmp_path):
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    result = CliRunner().invoke(cli, ["status", "--db", str(junk)])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: cannot open database")
+
+
+def all_commands(group=cli, prefix=()):
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from all_commands(command, prefix + (name,))
+        else:
+            yield prefix + (name,), command
+
+
+@pytest.mark.parametrize("path, command", list(all_commands()), ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
+def test_every_command_has_help_with_an_example(path, command):
+    result = invoke(*path, "--help")
+    assert result.exit_code == 0
+    assert "Example" in result.output, f"tracker {' '.join(path)} --help has no example"
+
+
+def test_every_command_and_option_is_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    for path, command in all_commands():
+        assert f"tracker {' '.join(path)}" in readme, f"README does not mention tracker {' '.join(path)}"
+        for param in command.params:
+            for opt in param.opts:
+                if opt.startswith("--"):
+                    assert opt in readme, f"README does not mention {opt} of tracker {' '.join(path)}"
