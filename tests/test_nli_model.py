@@ -1,0 +1,85 @@
+"""The shipped NLI model (models/tracker-nli-minilm-l6) loads offline and separates
+obvious entailment / neutral / contradiction pairs, both through the raw NLI head and
+through transformers' zero-shot-classification pipeline (no project code in between)."""
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path
+
+import pytest
+import torch
+
+MODEL_DIR = Path(os.environ.get(
+    "TRACKER_NLI_MODEL_DIR",
+    Path(__file__).resolve().parents[1] / "models" / "tracker-nli-minilm-l6"))
+
+PREMISE = "A man is playing a guitar on a stage in front of a large crowd."
+PAIRS = [
+    (PREMISE, "A man is playing an instrument.", "entailment"),
+    (PREMISE, "The man is a famous rock star who is on a world tour.", "neutral"),
+    (PREMISE, "The man is asleep in his bed at home.", "contradiction"),
+]
+MARGIN = 0.2
+
+
+@pytest.fixture(scope="module")
+def head():
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(MODEL_DIR)
+    model = AutoModelForSequenceClassification.from_pretrained(MODEL_DIR).eval()
+    return tok, model
+
+
+@pytest.fixture(scope="module")
+def zsc():
+    from transformers import pipeline
+    return pipeline("zero-shot-classification", model=str(MODEL_DIR))
+
+
+def test_files_and_config():
+    import json
+    cfg = json.loads((MODEL_DIR / "config.json").read_text())
+    assert cfg["id2label"] == {"0": "entailment", "1": "neutral", "2": "contradiction"}
+    assert cfg["label2id"] == {"entailment": 0, "neutral": 1, "contradiction": 2}
+    weights = MODEL_DIR / "model.safetensors"
+    assert weights.exists()
+    total = sum(f.stat().st_size for f in MODEL_DIR.iterdir() if f.is_file())
+    assert total < 60 * 1024 * 1024
+    assert (MODEL_DIR / "README.md").exists()
+
+
+@pytest.mark.parametrize("premise,hypothesis,label", PAIRS)
+def test_raw_head_separates_labels(head, premise, hypothesis, label):
+    tok, model = head
+    assert model.dtype == torch.float32  # fp16 file is upcast on load
+    enc = tok(premise, hypothesis, return_tensors="pt")
+    with torch.no_grad():
+        probs = torch.softmax(model(**enc).logits[0].float(), -1)
+    id2label = model.config.id2label
+    top2 = torch.topk(probs, 2)
+    assert id2label[int(top2.indices[0])] == label, probs.tolist()
+    assert float(top2.values[0] - top2.values[1]) > MARGIN, probs.tolist()
+
+
+def test_pipeline_finds_entailment_id(zsc):
+    assert zsc.entailment_id == 0
+    assert zsc.model.dtype == torch.float32
+
+
+def test_pipeline_entailment_vs_contradiction(zsc):
+    # multi_label=True: per hypothesis softmax over [entailment, contradiction]
+    out = zsc(PREMISE, candidate_labels=["A man is playing an instrument.",
+                                         "The man is asleep in his bed at home."],
+              hypothesis_template="{}", multi_label=True)
+    s = dict(zip(out["labels"], out["scores"]))
+    assert s["A man is playing an instrument."] > 0.5 + MARGIN, s
+    assert s["The man is asleep in his bed at home."] < 0.5 - MARGIN, s
+
+
+def test_pipeline_topic(zsc):
+    out = zsc("The central bank raised interest rates to fight inflation.",
+              candidate_labels=["economy", "sports"], hypothesis_template="This text is about {}.")
+    assert out["labels"][0] == "economy", out
+    assert out["scores"][0] - out["scores"][1] > MARGIN, out
