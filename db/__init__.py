@@ -7,6 +7,7 @@ The default database is ``db/tracker.db`` relative to the working directory;
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import sqlite_utils
@@ -24,12 +25,26 @@ def ensure_schema(database: sqlite_utils.Database) -> None:
     create_views(database)
 
 
+class _Connection(sqlite3.Connection):
+    """sqlite-utils' ``db.atomic()`` opens a plain (deferred) ``BEGIN``. A deferred
+    transaction that reads first and writes later fails at once with "database
+    is locked" (SQLITE_BUSY_SNAPSHOT: busy_timeout does not apply) if another
+    connection committed in between — which happens as soon as two jobs of the
+    service, or a job and the CLI, write at the same time. ``BEGIN IMMEDIATE``
+    takes the write lock up front, so the second writer waits its turn instead."""
+
+    def execute(self, sql: str, *args):
+        if sql == "BEGIN":
+            sql = "BEGIN IMMEDIATE"
+        return super().execute(sql, *args)
+
+
 def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) the tracker database in WAL mode with the schema applied."""
     path = Path(path)
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-    database = sqlite_utils.Database(path)
+    database = sqlite_utils.Database(sqlite3.connect(str(path), factory=_Connection))
     # Jobs and Datasette use the file at the same time: WAL lets readers read
     # while a writer writes, and busy_timeout makes writers wait instead of failing.
     database.execute("PRAGMA busy_timeout = 30000")

@@ -193,3 +193,34 @@ def initial(db: Database) -> None:
         defaults={"occurrences": 1},
     )
     db["ingest_errors"].create_index(["input", "stage"], unique=True)
+
+
+@migrations(name="0005_service")
+def service(db: Database) -> None:
+    # Written by the running `tracker run` so that `tracker status` and
+    # Datasette can show when each job runs next.
+    db["schedule"].create(
+        {
+            "job": str,
+            "schedule": str,  # "every 15 min" or "cron 17 3 * * *"
+            "timezone": str,
+            "enabled": int,
+            "timeout_minutes": float,
+            "next_run_at": str,  # UTC ISO 8601; NULL when disabled
+            "updated_at": str,
+        },
+        pk="job",
+    )
+    # One row (id 1): the service process, while it runs and after it stopped.
+    db["service_state"].create(
+        {
+            "id": int,
+            "pid": int,
+            "state": str,  # running / stopped
+            "started_at": str,
+            "stopped_at": str,
+            "serving": str,  # Datasette URL, or NULL with --no-serve
+            "note": str,  # why it stopped (SIGTERM, Ctrl-C, an error)
+        },
+        pk="id",
+    )

@@ -10,6 +10,7 @@ from sqlite_utils import Database
 from tracker.articles import save_articles
 from tracker.config import Config
 from tracker.errors import record_error, resolve_error
+from tracker.shutdown import should_stop
 from tracker.textfiles import find_text_files, parse_text_file
 from tracker.timeutil import utc_now_iso
 
@@ -46,7 +47,8 @@ def run_ingest(db: Database, config: Config, paths: list[str] | None = None) -> 
     """Ingest every text file under ``paths`` (default: ``config.ingest_paths``).
 
     A file that cannot be read or parsed is recorded in ``ingest_errors`` and
-    the others still ingest. Each file is saved in its own transaction.
+    the others still ingest. Each file is saved in its own transaction, and
+    the job stops between files when ``should_stop()`` says so.
     """
     summary = IngestSummary()
     for raw_path in paths if paths is not None else config.ingest_paths:
@@ -58,6 +60,9 @@ def run_ingest(db: Database, config: Config, paths: list[str] | None = None) -> 
         resolve_error(db, str(root), "read")
         source_id = ensure_files_source(db, root)
         for file in find_text_files(root):
+            # Between files: a shutdown or the time limit stops here, the rest next run.
+            if should_stop():
+                return summary
             summary.files += 1
             input_name = str(file.resolve())
             try:

@@ -135,7 +135,8 @@ def serve(ctx: Context, host: str | None, port: int | None, metadata: str | None
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object")
 @common_options
 def status(ctx: Context, as_json: bool):
-    """Show row counts, stance counts, open errors and the last run of each job.
+    """Show row counts, stance counts, open errors, the service, and each job's
+    last run and next scheduled run.
 
     \b
     Example:
@@ -143,7 +144,7 @@ def status(ctx: Context, as_json: bool):
     """
     from dataclasses import asdict
 
-    from tracker.status import read_status
+    from tracker.status import next_run_text, read_status, service_line
 
     report = read_status(ctx.db)
     if as_json:
@@ -154,6 +155,7 @@ def status(ctx: Context, as_json: bool):
     if report.stance:
         click.echo("  stance: " + ", ".join(f"{k}: {v}" for k, v in report.stance.items()))
     click.echo(f"  open errors: {report.open_errors}")
+    click.echo(service_line(report))
     if not report.last_runs:
         click.echo("No job has run yet.")
     for run in report.last_runs:
@@ -164,35 +166,58 @@ def status(ctx: Context, as_json: bool):
         click.echo(line)
         if run["error"]:
             click.echo(f"      error: {run['error'].splitlines()[0]}")
+        if next_run_text(report, run["job"]):
+            click.echo(f"      {next_run_text(report, run['job'])}")
+    ran = {run["job"] for run in report.last_runs}
+    for row in report.schedule:
+        if row["job"] not in ran:
+            click.echo(f"  {row['job']:<13} {'never run':<11} {next_run_text(report, row['job'])}")
 
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Run every job once in dependency order, then exit")
-@click.option("--no-serve", is_flag=True, help="Do not serve Datasette")
+@click.option("--no-serve", is_flag=True, help="Only run the scheduled jobs; do not serve Datasette")
 @click.option("--port", type=int, default=None, help="Datasette port [default 8001]")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"],
+                                               case_sensitive=False),
+              default="info", show_default=True, help="Log detail on stderr")
 @common_options
-def run(ctx: Context, once: bool, no_serve: bool, port: int | None):
-    """Run the tracker: every job once, then serve Datasette.
+def run(ctx: Context, once: bool, no_serve: bool, port: int | None, log_level: str):
+    """Run the background service: every job on its schedule, and Datasette.
+
+    Jobs that missed their slot while the service was down run once at
+    start-up, in dependency order. Stop it with SIGTERM or Ctrl-C: the running
+    job finishes its current item and the process exits 0. Only one
+    `tracker run` per database at a time.
 
     \b
     Example:
         tracker run --port 8001
+        tracker run --no-serve --log-level debug
         tracker run --once      # for system cron
     """
-    from jobs.runner import run_all_once
-    from tracker.serve import serve as serve_datasette
+    from jobs.service import ServiceError, configure_logging, run_once, run_service
+    from tracker.lock import LockError
 
-    results = run_all_once(ctx.db, ctx.config)
+    configure_logging(log_level)
+    try:
+        if once:
+            results = run_once(ctx.config)
+        else:
+            run_service(ctx.config, serve=not no_serve, port=port)
+            return
+    except (ServiceError, LockError) as exc:
+        raise click.ClickException(str(exc))
+    except sqlite3.DatabaseError as exc:
+        raise click.ClickException(f"cannot open database {ctx.config.db_path}: {exc}")
+    failed = [name for name, result in results.items() if isinstance(result, Exception)]
     for name, result in results.items():
         if isinstance(result, Exception):
             click.echo(f"{name}: failed: {result}", err=True)
         else:
             click.echo(f"{name}: {result}", err=True)
-    if once or no_serve:
-        return
-    port = port or ctx.config.server.port
-    click.echo(f"Serving on http://{ctx.config.server.host}:{port}/", err=True)
-    serve_datasette(ctx.config.db_path, ctx.config.server.host, port, ctx.config.server.metadata)
+    if failed:
+        raise click.ClickException(f"failed: {', '.join(failed)} (see job_runs)")
 
 
 def main() -> None:  # pragma: no cover - console entry point

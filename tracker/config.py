@@ -124,6 +124,13 @@ class ScheduleConfig:
 
 
 @dataclass
+class HousekeepingConfig:
+    # The housekeeping job deletes older rows; the latest run of each job is always kept.
+    keep_fetches_days: float = 90.0
+    keep_job_runs_days: float = 90.0
+
+
+@dataclass
 class EventsConfig:
     similarity_threshold: float = 0.6
     window_days: float = 4.0
@@ -147,6 +154,7 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    housekeeping: HousekeepingConfig = field(default_factory=HousekeepingConfig)
     source_file: str | None = None
 
     def tagger_hash(self) -> str:
@@ -217,6 +225,7 @@ def config_from_dict(data: dict[str, Any], source_file: str | None = None) -> Co
         "fetch": FetchConfig,
         "events": EventsConfig,
         "server": ServerConfig,
+        "housekeeping": HousekeepingConfig,
     }
     for key, cls in simple.items():
         if key in data:

@@ -21,6 +21,8 @@ class JobRun:
     job: str
     counts: dict[str, Any] = field(default_factory=dict)
     status: str = "ok"
+    # Why a run that did not raise still did not finish (e.g. its time limit).
+    note: str | None = None
 
 
 @contextmanager
@@ -29,7 +31,8 @@ def record_job(db: Database, job: str, trigger: str = "cli") -> Iterator[JobRun]
 
     The body may set ``run.counts`` (or return a summary dataclass through
     ``run.counts = asdict(summary)``) and ``run.status = "partial"`` when some
-    inputs failed. An exception marks the run ``error`` and is re-raised;
+    inputs failed, with ``run.note`` saying why when it is not an exception.
+    An exception marks the run ``error`` and is re-raised;
     Ctrl-C / SystemExit mark it ``interrupted``.
     """
     started = time.monotonic()
@@ -55,8 +58,22 @@ def record_job(db: Database, job: str, trigger: str = "cli") -> Iterator[JobRun]
             db["job_runs"].update(
                 row_id,
                 {"finished_at": utc_now_iso(), "duration_s": round(time.monotonic() - started, 3),
-                 "status": run.status, "counts": json.dumps(counts, default=str), "error": error},
+                 "status": run.status, "counts": json.dumps(counts, default=str),
+                 "error": error or run.note},
             )
+
+
+def process_alive(pid: int | None) -> bool:
+    """Whether a process with this pid exists (on this machine)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
 
 
 def mark_abandoned_runs(db: Database) -> int:
@@ -64,14 +81,7 @@ def mark_abandoned_runs(db: Database) -> int:
     abandoned = []
     for row in db.query("select id, pid from job_runs where status = 'running'"):
         pid = row["pid"]
-        alive = False
-        if pid and pid != os.getpid():
-            try:
-                os.kill(pid, 0)
-                alive = True
-            except (ProcessLookupError, PermissionError):
-                alive = False
-        if not alive and pid != os.getpid():
+        if pid != os.getpid() and not process_alive(pid):
             abandoned.append(row["id"])
     with db.atomic():
         for run_id in abandoned:

@@ -1,0 +1,397 @@
+"""The background service behind ``tracker run``: when each job runs, and how it stops.
+
+The scheduler only decides *when*; every run goes through ``run_job`` (so it
+is recorded in ``job_runs``) on its own SQLite connection, because a
+connection must not be shared across threads.
+
+- One APScheduler job per entry of ``JOBS`` (explicit id = the job name),
+  ``max_instances=1``, ``coalesce=True`` and a generous misfire grace time, in
+  a thread pool with a thread per job, so one slow or hung job never holds up
+  the others.
+- The job store is in memory; what happened before a restart is read from
+  ``job_runs``: a job whose last successful run is older than one period (or
+  that never ran) runs once at start-up, in dependency order, not once per
+  missed slot; the others keep their cadence.
+- Time limits and shutdown are cooperative (tracker/shutdown.py): a thread
+  cannot be killed, so a job stops taking new items when asked, commits and
+  returns. On SIGTERM/SIGINT no new job starts, Datasette stops and the
+  process exits 0 once the running jobs have returned; a second signal exits
+  at once (the item in flight is rolled back by SQLite).
+- ``schedule`` and ``service_state`` tables tell ``tracker status`` and
+  Datasette when each job runs next and whether the service is up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import signal
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlite_utils import Database
+
+from jobs.runner import JOBS, JobFunction, run_all_once, run_job
+from tracker.config import Config, JobSchedule
+from tracker.jobruns import mark_abandoned_runs
+from tracker.lock import ServiceLock
+from tracker.shutdown import (
+    clear_stop,
+    request_stop,
+    stop_reason,
+    stop_requested,
+    stopped_early,
+    wait_for_stop,
+)
+from tracker.timeutil import to_iso, utc_now_iso
+from tracker_db import open_db
+
+log = logging.getLogger("tracker.service")
+
+# A run that is late (the machine slept, the pool was busy) still runs if it is
+# less than this late; later than that, it waits for its next slot.
+MISFIRE_GRACE_SECONDS = 3600
+# Runs that count as "the job ran" when deciding whether a slot was missed.
+SUCCESS_STATUSES = ("ok", "partial")
+CATCH_UP_JOB_ID = "catch-up"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class ServiceError(Exception):
+    """The service cannot start: bad schedule, port in use, database locked."""
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Standard log lines on stderr (journald adds its own timestamps, harmlessly)."""
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT, force=True)
+    # APScheduler says "Running job"/"executed successfully" for every run; our
+    # own started/finished lines say more, so its chatter is kept for debug.
+    if level.upper() != "DEBUG":
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def describe(schedule: JobSchedule) -> str:
+    if schedule.cron:
+        return f"cron {schedule.cron}"
+    return f"every {schedule.interval_minutes:g} min"
+
+
+def time_zone(config: Config) -> ZoneInfo:
+    try:
+        return ZoneInfo(config.schedule.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ServiceError(f"[schedule] timezone: unknown time zone {config.schedule.timezone!r}") from exc
+
+
+def build_trigger(name: str, schedule: JobSchedule, tz: ZoneInfo) -> BaseTrigger:
+    if schedule.cron:
+        try:
+            return CronTrigger.from_crontab(schedule.cron, timezone=tz)
+        except ValueError as exc:
+            raise ServiceError(f"[schedule.{name}] cron {schedule.cron!r}: {exc}") from exc
+    if not schedule.interval_minutes or schedule.interval_minutes <= 0:
+        raise ServiceError(f"[schedule.{name}] interval_minutes must be positive")
+    return IntervalTrigger(seconds=schedule.interval_minutes * 60, timezone=tz)
+
+
+def last_success(db: Database, job: str) -> dt.datetime | None:
+    """When ``job`` last finished a run that counts (any trigger: CLI, cron, service)."""
+    row = db.execute(
+        f"select max(finished_at) from job_runs where job = ? "
+        f"and status in ({', '.join('?' * len(SUCCESS_STATUSES))})",
+        [job, *SUCCESS_STATUSES],
+    ).fetchone()
+    return dt.datetime.fromisoformat(row[0]) if row and row[0] else None
+
+
+@dataclass
+class PlannedJob:
+    name: str
+    schedule: JobSchedule
+    trigger: BaseTrigger | None  # None when disabled
+    run_at_start: bool = False
+    next_run_time: dt.datetime | None = None  # first scheduled run after start-up
+
+
+def schedule_for(config: Config, name: str) -> JobSchedule:
+    schedule = config.schedule.jobs.get(name)
+    if schedule is None:
+        # A job registered in JOBS that the config does not know yet.
+        log.warning("no [schedule.%s] in the config; running it every 60 min", name)
+        schedule = JobSchedule(interval_minutes=60)
+    return schedule
+
+
+def plan_jobs(db: Database, config: Config, names: list[str], now: dt.datetime) -> list[PlannedJob]:
+    """Decide, from ``job_runs``, which jobs missed a slot while the service was
+    down (they run once at start-up) and when each job runs next."""
+    tz = time_zone(config)
+    now = now.astimezone(tz)
+    plans = []
+    for name in names:
+        schedule = schedule_for(config, name)
+        if not schedule.enabled:
+            plans.append(PlannedJob(name, schedule, None))
+            continue
+        trigger = build_trigger(name, schedule, tz)
+        last = last_success(db, name)
+        if schedule.interval_minutes is not None:
+            period = dt.timedelta(minutes=schedule.interval_minutes)
+            due = last is None or last + period <= now
+            # Keep the cadence across restarts: next slot is one period after the last run.
+            next_run = now + period if due else (last + period).astimezone(tz)
+        else:
+            due = last is None or trigger.get_next_fire_time(None, last.astimezone(tz)) <= now
+            next_run = trigger.get_next_fire_time(None, now)
+        plans.append(PlannedJob(name, schedule, trigger, due, next_run))
+    return plans
+
+
+class Service:
+    """The scheduler over ``JOBS``; :meth:`start` returns, jobs run in threads."""
+
+    def __init__(self, config: Config, jobs: dict[str, JobFunction] | None = None):
+        self.config = config
+        self.jobs = jobs if jobs is not None else JOBS
+        self.scheduler: BackgroundScheduler | None = None
+        self.plans: list[PlannedJob] = []
+        self.serving: str | None = None
+        # One run of a job at a time, whether from its schedule or the start-up catch-up.
+        self._running = {name: threading.Lock() for name in self.jobs}
+
+    # -- lifecycle -------------------------------------------------------
+
+    def start(self, serving: str | None = None) -> None:
+        tz = time_zone(self.config)
+        self.serving = serving
+        db = open_db(self.config.db_path)
+        try:
+            abandoned = mark_abandoned_runs(db)
+            if abandoned:
+                log.warning("%d job run(s) left 'running' by a process that ended are now "
+                            "marked interrupted", abandoned)
+            self.plans = plan_jobs(db, self.config, list(self.jobs), dt.datetime.now(tz))
+            self.scheduler = BackgroundScheduler(
+                timezone=tz,
+                executors={"default": ThreadPoolExecutor(max_workers=len(self.jobs) + 1)},
+                job_defaults={"coalesce": True, "max_instances": 1,
+                              "misfire_grace_time": MISFIRE_GRACE_SECONDS},
+            )
+            self.scheduler.add_listener(self._on_event,
+                                        EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+            for plan in self.plans:
+                if plan.trigger is None:
+                    log.info("job %s is disabled", plan.name)
+                    continue
+                self.scheduler.add_job(self._scheduled_run, plan.trigger, args=[plan.name],
+                                       id=plan.name, name=plan.name,
+                                       next_run_time=plan.next_run_time)
+                log.info("job %s: %s, next run %s", plan.name, describe(plan.schedule),
+                         plan.next_run_time.isoformat())
+            due = [plan.name for plan in self.plans if plan.run_at_start]
+            if due:
+                log.info("missed or never run, running once now: %s", ", ".join(due))
+                self.scheduler.add_job(self._catch_up, "date", args=[due], id=CATCH_UP_JOB_ID,
+                                       name="start-up catch-up", run_date=dt.datetime.now(tz))
+            self.scheduler.start()
+            self._write_state(db, state="running")
+        finally:
+            db.close()
+
+    def stop(self, note: str = "stopped") -> None:
+        """No new job starts; wait for the running ones to return, then record the stop."""
+        request_stop(note)
+        if self.scheduler is not None and self.scheduler.running:
+            log.info("waiting for running jobs to finish their current item")
+            self.scheduler.shutdown(wait=True)
+        db = open_db(self.config.db_path, migrate=False)
+        try:
+            self._write_state(db, state="stopped", note=note)
+        finally:
+            db.close()
+        log.info("service stopped (%s)", note)
+
+    # -- running jobs ----------------------------------------------------
+
+    def _catch_up(self, names: list[str]) -> None:
+        for name in names:
+            if stop_requested():
+                return
+            self.run_now(name, trigger="startup")
+
+    def _scheduled_run(self, name: str) -> None:
+        self.run_now(name, trigger="schedule")
+
+    def run_now(self, name: str, trigger: str) -> None:
+        """Run one job on a connection of its own; errors are recorded and logged, never raised."""
+        if stop_requested():
+            return
+        running = self._running[name]
+        if not running.acquire(blocking=False):
+            log.info("job %s is already running; this %s run is skipped", name, trigger)
+            return
+        try:
+            db = open_db(self.config.db_path, migrate=False)
+            try:
+                self._write_state(db)
+                plan = next(p for p in self.plans if p.name == name)
+                log.info("job %s started (%s)", name, trigger)
+                try:
+                    summary = run_job(db, self.config, name, trigger,
+                                      timeout_minutes=plan.schedule.timeout_minutes)
+                except Exception:  # already recorded in job_runs by run_job
+                    log.exception("job %s failed; the service goes on", name)
+                else:
+                    notice = stopped_early()
+                    if notice:
+                        log.warning("job %s %s: %s", name, notice.status, notice.reason)
+                    log.info("job %s finished: %s", name, summary)
+                self._write_state(db)
+            finally:
+                db.close()
+        except Exception:  # e.g. the database could not be opened: log, retry next slot
+            log.exception("job %s could not run", name)
+        finally:
+            running.release()
+
+    def _on_event(self, event: JobSubmissionEvent | JobExecutionEvent) -> None:
+        if event.code == EVENT_JOB_MAX_INSTANCES:
+            log.warning("job %s is still running from an earlier slot (past its time limit?); "
+                        "this slot is skipped", event.job_id)
+        elif event.code == EVENT_JOB_MISSED:
+            log.warning("job %s missed its slot at %s by more than %ss; it runs at the next one",
+                        event.job_id, event.scheduled_run_time, MISFIRE_GRACE_SECONDS)
+        elif event.code == EVENT_JOB_ERROR:
+            log.error("job %s raised outside run_job: %r", event.job_id, event.exception)
+
+    # -- what status and Datasette show -----------------------------------
+
+    def _write_state(self, db: Database, state: str | None = None, note: str | None = None) -> None:
+        now = utc_now_iso()
+        rows = []
+        for plan in self.plans:
+            job = self.scheduler.get_job(plan.name) if self.scheduler and self.scheduler.running else None
+            next_run = job.next_run_time if job is not None and state != "stopped" else None
+            rows.append({"job": plan.name, "schedule": describe(plan.schedule),
+                         "timezone": self.config.schedule.timezone,
+                         "enabled": int(plan.schedule.enabled),
+                         "timeout_minutes": plan.schedule.timeout_minutes,
+                         "next_run_at": to_iso(next_run) if next_run else None,
+                         "updated_at": now})
+        names = [plan.name for plan in self.plans]
+        with db.atomic():
+            # Jobs no longer registered leave the table.
+            db.execute(f"delete from schedule where job not in ({', '.join('?' * len(names))})",
+                       names)
+            if rows:
+                db["schedule"].upsert_all(rows, pk="job")
+            if state == "running":
+                db["service_state"].upsert(
+                    {"id": 1, "pid": os.getpid(), "state": "running", "started_at": now,
+                     "stopped_at": None, "serving": self.serving, "note": None}, pk="id")
+            elif state == "stopped":
+                db["service_state"].upsert(
+                    {"id": 1, "state": "stopped", "stopped_at": now, "note": note}, pk="id")
+
+
+# -- the two ways `tracker run` runs ---------------------------------------
+
+
+@contextmanager
+def stop_signals(on_stop: Callable[[str], None] = lambda reason: None) -> Iterator[None]:
+    """SIGTERM / SIGINT ask for a graceful stop; a second one exits at once."""
+
+    def handle(signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if stop_requested():
+            log.warning("%s again: exiting now; the item in flight is rolled back", name)
+            os._exit(1)
+        log.info("%s received: finishing the current item, starting no new job", name)
+        request_stop(name)
+        on_stop(name)
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def start_datasette(config: Config, host: str, port: int):
+    """Datasette on uvicorn in a thread of its own (returns the server and thread
+    once it listens). In a thread, uvicorn leaves signal handling to us."""
+    import uvicorn
+
+    from tracker.serve import build_datasette
+
+    datasette = build_datasette(config.db_path, config.server.metadata)
+    asyncio.run(datasette.invoke_startup())
+    debug = logging.getLogger().isEnabledFor(logging.DEBUG)
+    server = uvicorn.Server(uvicorn.Config(
+        datasette.app(), host=host, port=port, lifespan="on", log_config=None,
+        log_level="debug" if debug else "warning", access_log=debug,
+    ))
+    thread = threading.Thread(target=server.run, name="datasette", daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        thread.join(0.05)
+    if not server.started:
+        raise ServiceError(f"could not serve on http://{host}:{port}/ (is the port in use?)")
+    return server, thread
+
+
+def run_service(config: Config, serve: bool = True, port: int | None = None,
+                host: str | None = None) -> None:
+    """``tracker run``: schedule the jobs (and serve Datasette) until SIGTERM/SIGINT."""
+    clear_stop()
+    host = host or config.server.host
+    port = port or config.server.port
+    with ServiceLock(config.db_path):
+        service = Service(config)
+        server = thread = None
+        with stop_signals():
+            if serve:
+                open_db(config.db_path).close()  # migrate before Datasette reads the schema
+                server, thread = start_datasette(config, host, port)
+                log.info("serving %s on http://%s:%s/", config.db_path, host, port)
+            try:
+                service.start(serving=f"http://{host}:{port}/" if serve else None)
+                while not wait_for_stop(1.0):
+                    if thread is not None and not thread.is_alive():
+                        raise ServiceError("Datasette stopped unexpectedly")
+            finally:
+                note = "stopped by " + (stop_reason() or "an error")
+                if server is not None:
+                    server.should_exit = True
+                    thread.join(30)
+                service.stop(note)
+
+
+def run_once(config: Config) -> dict[str, Any]:
+    """``tracker run --once``: every job once in dependency order (for system cron)."""
+    clear_stop()
+    with ServiceLock(config.db_path), stop_signals():
+        db = open_db(config.db_path)
+        try:
+            mark_abandoned_runs(db)
+            return run_all_once(db, config)
+        finally:
+            db.close()

@@ -1,0 +1,383 @@
+"""The background service: `tracker run` as a real process, on short schedules.
+
+Every wait polls the database (or the process) until a condition holds, with a
+generous deadline for a loaded 2-core machine; no test asserts on wall-clock time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shlex
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from jobs.runner import JOBS, run_job
+from jobs.service import Service, plan_jobs
+from tracker.config import Config, JobSchedule, ScheduleConfig
+from tracker.lock import LockError, ServiceLock
+from tracker.shutdown import clear_stop
+from tracker.timeutil import to_iso
+from tracker_db import open_db
+
+from conftest import ROOT, SEEDS
+
+DEADLINE = 120.0  # seconds; only ever reached when something is wrong
+
+
+def wait_until(condition, what: str, process: subprocess.Popen | None = None,
+               timeout: float = DEADLINE):
+    """Poll ``condition()`` until it returns something truthy; fail if ``process`` died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"tracker exited with {process.returncode} before {what}:\n"
+                                 f"{process.log.read_text()}")
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def query(db_path: Path, sql: str, params=()) -> list[tuple]:
+    """A fresh read-only look at the database the service is writing."""
+    if not db_path.exists():
+        return []
+    connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
+    try:
+        return connection.execute(sql, params).fetchall()
+    except sqlite3.OperationalError as exc:  # schema not created yet
+        if "no such table" in str(exc):
+            return []
+        raise
+    finally:
+        connection.close()
+
+
+def scalar(db_path: Path, sql: str, params=()) -> int:
+    """One number from the database; 0 while the service has not created it yet."""
+    rows = query(db_path, sql, params)
+    return rows[0][0] if rows else 0
+
+
+def write_config(tmp_path: Path, paths: list[Path], **intervals: float) -> Path:
+    """A config that runs only the jobs given (name=interval in minutes)."""
+    lines = [f"[ingest]\npaths = [{', '.join(repr(str(p)) for p in paths)}]\n",
+             "[schedule]\ntimezone = \"UTC\"\n"]
+    for name in ScheduleConfig().jobs:
+        if name in intervals:
+            lines.append(f"[schedule.{name}]\ninterval_minutes = {intervals[name]}\n")
+        else:
+            lines.append(f"[schedule.{name}]\nenabled = false\n")
+    path = tmp_path / "service.toml"
+    path.write_text("\n".join(lines).replace("'", '"'))
+    return path
+
+
+def start_tracker(config: Path, db_path: Path, *args: str) -> subprocess.Popen:
+    """``tracker run`` in a process of its own; its log goes to a file (a pipe
+    nobody reads could fill up and block a long-running service)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TRACKER_DB", "TRACKER_CONFIG")}
+    log = config.parent / f"tracker-{time.monotonic_ns()}.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tracker", "run", "--config", str(config),
+             "--db", str(db_path), *args],
+            cwd=config.parent, stdout=subprocess.DEVNULL, stderr=stderr,
+            env={**env, "HF_HUB_OFFLINE": "1"},
+        )
+    process.log = log
+    return process
+
+
+def finish(process: subprocess.Popen, timeout: float = DEADLINE) -> tuple[int, str]:
+    """Wait for the process to exit; its exit code and log."""
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise AssertionError(f"tracker did not exit:\n{process.log.read_text()}")
+    return process.returncode, process.log.read_text()
+
+
+def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> tuple[int, str]:
+    if process.poll() is None:
+        process.send_signal(sig)
+    return finish(process)
+
+
+def many_articles(folder: Path, n: int = 1500) -> Path:
+    folder.mkdir()
+    body = "Icebreakers moved cargo along the Northern Sea Route this week. " * 40
+    for i in range(n):
+        (folder / f"a{i:04d}.txt").write_text(
+            f"Arctic shipping report number {i} on the sea route\n\n{body}\nReport {i}.\n")
+    return folder
+
+
+def assert_consistent(db_path: Path) -> None:
+    assert query(db_path, "pragma integrity_check") == [("ok",)]
+    connection = sqlite3.connect(db_path)
+    try:
+        # Raises if the full-text index disagrees with the articles table.
+        connection.execute("insert into articles_fts(articles_fts) values('integrity-check')")
+    finally:
+        connection.close()
+    total, ids, paths = query(db_path, "select count(*), count(distinct id), "
+                                       "count(distinct path) from articles")[0]
+    assert total == ids == paths, "duplicate articles"
+    assert query(db_path, "select count(*) from articles_fts") == [(total,)]
+    assert query(db_path, "select count(*) from job_runs where status = 'running'") == [(0,)]
+
+
+# -- the scheduling decisions, without a process --------------------------------
+
+
+def insert_run(db, job: str, finished: dt.datetime, status: str = "ok") -> None:
+    db["job_runs"].insert({"job": job, "trigger": "schedule", "status": status,
+                           "started_at": to_iso(finished - dt.timedelta(seconds=5)),
+                           "finished_at": to_iso(finished)})
+
+
+def test_missed_slots_run_once_at_start_and_cadence_is_kept(db, config):
+    now = dt.datetime(2026, 3, 10, 4, 0, tzinfo=dt.timezone.utc)
+    config.schedule.jobs = {
+        "ingest": JobSchedule(interval_minutes=15),     # last ok 2 h ago: 8 slots missed
+        "refresh": JobSchedule(interval_minutes=30),    # last ok 10 min ago
+        "tag": JobSchedule(interval_minutes=10),        # only failed since: due
+        "events": JobSchedule(cron="17 3 * * *"),       # daily, last ran yesterday
+        "housekeeping": JobSchedule(cron="17 5 * * *"),  # daily, ran after the last slot
+    }
+    insert_run(db, "ingest", now - dt.timedelta(hours=2))
+    insert_run(db, "refresh", now - dt.timedelta(minutes=10))
+    insert_run(db, "tag", now - dt.timedelta(hours=3))
+    insert_run(db, "tag", now - dt.timedelta(minutes=2), status="error")
+    insert_run(db, "events", now - dt.timedelta(days=1, minutes=30))
+    insert_run(db, "housekeeping", now - dt.timedelta(hours=20))
+    plans = {p.name: p for p in plan_jobs(db, config, list(config.schedule.jobs), now)}
+    assert {n for n, p in plans.items() if p.run_at_start} == {"ingest", "tag", "events"}
+    assert plans["ingest"].next_run_time == now + dt.timedelta(minutes=15)
+    assert plans["refresh"].next_run_time == now + dt.timedelta(minutes=20)
+    assert plans["events"].next_run_time == dt.datetime(2026, 3, 11, 3, 17, tzinfo=dt.timezone.utc)
+    assert plans["housekeeping"].next_run_time == dt.datetime(2026, 3, 10, 5, 17,
+                                                              tzinfo=dt.timezone.utc)
+
+
+def test_time_limit_stops_a_job_between_items(db, config, tmp_path):
+    folder = many_articles(tmp_path / "many", 30)
+    summary = run_job(db, config, "ingest", paths=[str(folder)], timeout_minutes=1e-9)
+    assert summary.files == 0
+    run = next(db.query("select status, error from job_runs order by id desc limit 1"))
+    assert run["status"] == "timeout" and "time limit" in run["error"]
+    assert run_job(db, config, "ingest", paths=[str(folder)], timeout_minutes=30).new == 30
+    assert db["job_runs"].get(2)["status"] == "ok"
+
+
+def test_second_lock_on_the_same_database_is_refused(db_path):
+    with ServiceLock(db_path):
+        with pytest.raises(LockError, match=rf"another tracker run \(pid {os.getpid()}\)"):
+            ServiceLock(db_path).acquire()
+    with ServiceLock(db_path):  # released, so it can be taken again
+        pass
+
+
+def test_a_job_that_raises_is_recorded_and_the_service_goes_on(db, db_path, monkeypatch):
+    def explode(db, config):
+        raise RuntimeError("feed server on fire")
+
+    monkeypatch.setitem(JOBS, "explode", explode)
+    config = Config(db_path=str(db_path), ingest_paths=[str(SEEDS)])
+    config.schedule.jobs = {"ingest": JobSchedule(interval_minutes=0.01),
+                            "explode": JobSchedule(interval_minutes=0.01)}
+    service = Service(config, jobs={"ingest": JOBS["ingest"], "explode": explode})
+    service.start()
+    try:
+        def after_errors():
+            rows = query(db_path, "select job, status, error from job_runs order by id")
+            errors = [i for i, r in enumerate(rows) if r[0] == "explode" and r[1] == "error"]
+            later_ok = [r for r in rows[errors[1]:] if r[:2] == ("ingest", "ok")] if len(errors) > 1 else []
+            return rows if later_ok else None
+
+        rows = wait_until(after_errors, "two failed runs and a good run after them")
+    finally:
+        service.stop("test over")
+        clear_stop()
+    error = next(r[2] for r in rows if r[0] == "explode")
+    assert error.startswith("RuntimeError: feed server on fire")
+    assert query(db_path, "select state, note from service_state") == [("stopped", "test over")]
+    assert_consistent(db_path)
+
+
+# -- `tracker run` as a real process ---------------------------------------------
+
+
+def test_service_runs_jobs_on_schedule_and_refuses_a_second_instance(tmp_path, db_path):
+    config = write_config(tmp_path, [SEEDS], ingest=0.02, housekeeping=60)
+    # Housekeeping finished 5 minutes ago: not due at start, and it keeps its cadence.
+    db = open_db(db_path)
+    last = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(minutes=5)
+    insert_run(db, "housekeeping", last)
+    db.close()
+    process = start_tracker(config, db_path, "--no-serve")
+    try:
+        wait_until(lambda: scalar(db_path, "select count(*) from job_runs where job = 'ingest' "
+                                           "and trigger = 'schedule' and status = 'ok'") >= 3,
+                   "three scheduled ingest runs", process)
+        # While it runs: a second service, and a cron-style --once, are refused.
+        code, err = finish(start_tracker(config, db_path, "--no-serve"))
+        assert code == 1
+        assert f"Error: another tracker run (pid {process.pid}) is using" in err
+        code, err = finish(start_tracker(config, db_path, "--once"))
+        assert code == 1 and "another tracker run" in err
+
+        status = subprocess.run(
+            [sys.executable, "-m", "tracker", "status", "--db", str(db_path)],
+            capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+        assert f"Service: running (pid {process.pid})" in status
+        assert "next " in status and "(every 0.02 min)" in status
+    finally:
+        code, err = stop(process)
+    assert code == 0, err
+    runs = query(db_path, "select job, trigger, status from job_runs order by id")
+    assert runs[1] == ("ingest", "startup", "ok")  # never ran before: runs at start-up
+    assert [r for r in runs if r[0] == "housekeeping"] == [("housekeeping", "schedule", "ok")]
+    assert {r[2] for r in runs} == {"ok"}
+    assert query(db_path, "select next_run_at from schedule where job = 'housekeeping'") == [
+        (None,)]  # cleared on stop; while running it was:
+    assert (f"job housekeeping: every 60 min, next run "
+            f"{(last + dt.timedelta(hours=1)).isoformat()}") in err
+    assert query(db_path, "select state, note from service_state") == [
+        ("stopped", "stopped by SIGTERM")]
+    assert "SIGTERM received" in err and " INFO tracker.service: " in err
+    assert_consistent(db_path)
+
+
+def start_long_ingest(tmp_path: Path, db_path: Path) -> tuple[Path, subprocess.Popen]:
+    """A service whose start-up ingest of 1500 files is under way (its config, process)."""
+    config = write_config(tmp_path, [many_articles(tmp_path / "many")], ingest=60)
+    process = start_tracker(config, db_path, "--no-serve")
+    wait_until(lambda: scalar(db_path, "select count(*) from articles") >= 50,
+               "the ingest to be under way", process)
+    return config, process
+
+
+def test_sigterm_mid_job_finishes_the_item_commits_and_exits_0(tmp_path, db_path):
+    _, process = start_long_ingest(tmp_path, db_path)
+    code, err = stop(process, signal.SIGTERM)
+    assert code == 0, err
+    status, error, counts = query(
+        db_path, "select status, error, counts from job_runs where job = 'ingest'")[0]
+    assert status == "interrupted" and "SIGTERM" in error
+    saved = query(db_path, "select count(*) from articles")[0][0]
+    assert 50 <= saved < 1500
+    assert f'"new": {saved},' in counts  # every file the run counted is committed
+    assert_consistent(db_path)
+
+
+def test_sigkill_mid_job_restarts_into_a_consistent_database(tmp_path, db_path):
+    config, process = start_long_ingest(tmp_path, db_path)
+    stop(process, signal.SIGKILL)
+    before = query(db_path, "select count(*) from articles")[0][0]
+    assert before < 1500
+    # The lock died with the process: a restart is not refused.
+    code, err = finish(start_tracker(config, db_path, "--once"))
+    assert code == 0, err
+    runs = query(db_path, "select trigger, status, error, counts from job_runs "
+                          "where job = 'ingest' order by id")
+    assert [r[:2] for r in runs] == [("startup", "interrupted"), ("once", "ok")]
+    assert "process ended" in runs[0][2]
+    assert f'"new": {1500 - before},' in runs[1][3]
+    assert query(db_path, "select count(*) from articles") == [(1500,)]
+    assert_consistent(db_path)
+
+
+def test_once_runs_every_job_once_in_order(tmp_path, db_path):
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    for seed in SEEDS.iterdir():
+        (folder / seed.name).write_bytes(seed.read_bytes())
+    config = tmp_path / "once.toml"
+    config.write_text(f'[ingest]\npaths = ["{folder}"]\n')
+    code, err = finish(start_tracker(config, db_path, "--once"), timeout=600)
+    runs = query(db_path, "select job, trigger, status from job_runs order by id")
+    assert [r[0] for r in runs] == list(JOBS)
+    assert {r[1] for r in runs} == {"once"}
+    failed = [r[0] for r in runs if r[2] == "error"]
+    assert code == (1 if failed else 0), err
+    assert query(db_path, "select count(*) from articles") == [(5,)]
+
+
+def test_systemd_unit_runs_a_valid_tracker_command():
+    unit = (ROOT / "deploy" / "tracker.service").read_text()
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    argv = shlex.split(exec_start.removeprefix("ExecStart="))
+    assert argv[0].endswith("/tracker") and argv[1] == "run"
+    from tracker.cli import cli
+
+    # Parses with the real CLI (an unknown option would raise).
+    cli.commands["run"].make_context("run", argv[2:])
+    assert "KillSignal=SIGTERM" in unit and "TimeoutStopSec=" in unit
+
+
+def test_two_jobs_can_write_at_the_same_time(db_path, tmp_path):
+    """The service runs jobs in parallel threads, each on its own connection:
+    a read-then-write transaction must wait for the other writer, not fail."""
+    import threading
+
+    folders = [many_articles(tmp_path / f"folder{k}", 200) for k in range(2)]
+    open_db(db_path).close()
+    errors = []
+
+    def ingest_twice(folder: Path) -> None:
+        db = open_db(db_path, migrate=False)
+        try:
+            for _ in range(2):
+                run_job(db, Config(db_path=str(db_path)), "ingest", paths=[str(folder)])
+        except sqlite3.OperationalError as exc:
+            errors.append(exc)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=ingest_twice, args=(f,)) for f in folders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert query(db_path, "select count(*) from articles") == [(400,)]
+    assert_consistent(db_path)
+
+
+def test_run_serves_datasette_while_jobs_refresh_it(tmp_path, db_path):
+    import socket
+
+    from conftest import free_port, wait_for_http
+
+    config = write_config(tmp_path, [SEEDS], ingest=60, housekeeping=60)
+    port = free_port()
+    process = start_tracker(config, db_path, "--port", str(port))
+    try:
+        def five_articles():
+            response = wait_for_http(
+                f"http://127.0.0.1:{port}/tracker/articles.json?_shape=array", process=process)
+            return response.status_code == 200 and len(response.json()) == 5
+
+        wait_until(five_articles, "Datasette to show the ingested seeds", process)
+        state = wait_for_http(f"http://127.0.0.1:{port}/tracker/service_state.json?_shape=array")
+        assert state.json()[0]["serving"] == f"http://127.0.0.1:{port}/"
+        # The port is taken now: a service on another database cannot serve there.
+        code, err = finish(start_tracker(config, tmp_path / "other.db", "--port", str(port)))
+        assert code == 1 and f"could not serve on http://127.0.0.1:{port}/" in err
+    finally:
+        code, err = stop(process, signal.SIGINT)
+    assert code == 0, err
+    with socket.socket() as sock:  # Datasette let go of the port
+        sock.bind(("127.0.0.1", port))
