@@ -139,6 +139,15 @@ def schedule_for(config: Config, name: str) -> JobSchedule:
     return schedule
 
 
+def check_schedules(config: Config, names: list[str]) -> None:
+    """Raise :class:`ServiceError` for a bad time zone or cron expression, before anything starts."""
+    tz = time_zone(config)
+    for name in names:
+        schedule = schedule_for(config, name)
+        if schedule.enabled:
+            build_trigger(name, schedule, tz)
+
+
 def plan_jobs(db: Database, config: Config, names: list[str], now: dt.datetime) -> list[PlannedJob]:
     """Decide, from ``job_runs``, which jobs missed a slot while the service was
     down (they run once at start-up) and when each job runs next."""
@@ -362,6 +371,7 @@ def run_service(config: Config, serve: bool = True, port: int | None = None,
                 host: str | None = None) -> None:
     """``tracker run``: schedule the jobs (and serve Datasette) until SIGTERM/SIGINT."""
     clear_stop()
+    check_schedules(config, list(JOBS))
     host = host or config.server.host
     port = port or config.server.port
     with ServiceLock(config.db_path):

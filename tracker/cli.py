@@ -196,9 +196,14 @@ def run(ctx: Context, once: bool, no_serve: bool, port: int | None, log_level: s
         tracker run --no-serve --log-level debug
         tracker run --once      # for system cron
     """
-    from jobs.service import ServiceError, configure_logging, run_once, run_service
+    from jobs.runner import JOBS
+    from jobs.service import ServiceError, check_schedules, configure_logging, run_once, run_service
     from tracker.lock import LockError
 
+    try:
+        check_schedules(ctx.config, list(JOBS))
+    except ServiceError as exc:
+        raise click.ClickException(str(exc))
     configure_logging(log_level)
     try:
         if once:
