@@ -224,3 +224,21 @@ def service(db: Database) -> None:
         },
         pk="id",
     )
+
+
+@migrations(name="0002_feeds")
+def feeds(db: Database) -> None:
+    # Feed health beyond what 0001 had: the feed's own title and site, when it
+    # last succeeded, and a hash of the last body so an unchanged 200 (servers
+    # without ETag/Last-Modified) costs no parsing either.
+    db["sources"].add_column("feed_title", str)
+    db["sources"].add_column("site_url", str)
+    db["sources"].add_column("last_success_at", str)
+    db["sources"].add_column("body_hash", str)
+    # Linked pages of full_text feeds are fetched too and recorded beside feed fetches.
+    db["fetches"].add_column("kind", str)  # feed / page
+    db["fetches"].add_column("url", str)
+    db["fetches"].create_index(["url"])
+    # Cross-feed dedupe looks articles up by canonical link.
+    db["articles"].create_index(["url"])
+    db["articles"].create_index(["guid"])

@@ -14,6 +14,7 @@ from sqlite_utils import Database
 
 from jobs.housekeeping import run_housekeeping
 from jobs.ingest import run_ingest
+from jobs.refresh import run_refresh
 from tracker.config import Config
 from tracker.jobruns import record_job
 from tracker.shutdown import job_scope, stop_requested, stopped_early
@@ -22,6 +23,7 @@ JobFunction = Callable[[Database, Config], Any]
 
 JOBS: dict[str, JobFunction] = {
     "ingest": run_ingest,
+    "refresh": run_refresh,
     # Keep housekeeping last: it tidies up after the jobs above.
     "housekeeping": run_housekeeping,
 }

@@ -225,6 +225,184 @@ def run(ctx: Context, once: bool, no_serve: bool, port: int | None, log_level: s
         raise click.ClickException(f"failed: {', '.join(failed)} (see job_runs)")
 
 
+@cli.command()
+@click.option("--feed", "feed_refs", multiple=True, metavar="URL_OR_ID",
+              help="Fetch only this feed, due or not (repeatable)")
+@click.option("--force", is_flag=True, help="Fetch every enabled feed, even if not due yet")
+@common_options
+def refresh(ctx: Context, feed_refs: tuple[str, ...], force: bool):
+    """Fetch every feed that is due and store new and changed entries.
+
+    Feeds come from [[feeds]] in the config and from `tracker feeds add`.
+    A failing feed is recorded (fetches, ingest_errors) and backed off; the
+    others still ingest.
+
+    \b
+    Example:
+        tracker refresh
+        tracker refresh --feed https://www.arctictoday.com/feed/
+    """
+    from jobs.runner import run_job
+    from tracker.feeds import FeedNotFound
+
+    try:
+        summary = run_job(ctx.db, ctx.config, "refresh", feeds=list(feed_refs) or None,
+                          force=force)
+    except FeedNotFound as exc:
+        raise click.ClickException(str(exc))
+    click.echo(
+        f"{summary.feeds} feeds: {summary.ok} fetched, {summary.not_modified} not modified, "
+        f"{summary.failed} failed; entries: {summary.new} new, {summary.updated} updated, "
+        f"{summary.unchanged} unchanged, {summary.duplicates} duplicates"
+    )
+    for failure in summary.failures:
+        click.echo(f"failed: {failure}", err=True)
+
+
+@cli.group()
+def feeds():
+    """Add, import, export, list, enable and disable feeds.
+
+    \b
+    Example:
+        tracker feeds add https://www.highnorthnews.com/en/rss.xml --name "High North News"
+    """
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--name", default=None, help="Display name [default: the feed's own title]")
+@click.option("--full-text", is_flag=True,
+              help="Fetch each entry's linked page for the article text (summary-only feeds)")
+@common_options
+def feeds_add(ctx: Context, url: str, name: str | None, full_text: bool):
+    """Add an RSS or Atom feed (http or https URL).
+
+    \b
+    Example:
+        tracker feeds add https://www.arctictoday.com/feed/ --name "Arctic Today" --full-text
+    """
+    from tracker.feeds import add_feed
+    from tracker.fetch import InvalidURL
+
+    try:
+        feed, created = add_feed(ctx.db, url, name, full_text)
+    except InvalidURL as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"{'Added' if created else 'Already there'}: #{feed.id} {feed.url}")
+
+
+@feeds.command("import")
+@click.argument("opml_file", type=click.Path(dir_okay=False))
+@common_options
+def feeds_import(ctx: Context, opml_file: str):
+    """Add every feed of an OPML file (folders are flattened).
+
+    \b
+    Example:
+        tracker feeds import subscriptions.opml
+    """
+    from tracker.feeds import OPMLError, import_opml
+
+    try:
+        result = import_opml(ctx.db, opml_file)
+    except OPMLError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"{len(result.added)} added, {len(result.existing)} already there, "
+               f"{len(result.invalid)} invalid")
+    for url, reason in result.invalid:
+        click.echo(f"skipped {url}: {reason}", err=True)
+
+
+@feeds.command("export")
+@click.argument("opml_file", type=click.Path(dir_okay=False, writable=True), required=False)
+@common_options
+def feeds_export(ctx: Context, opml_file: str | None):
+    """Write every feed as OPML 2.0 (to OPML_FILE, or standard output).
+
+    \b
+    Example:
+        tracker feeds export subscriptions.opml
+    """
+    from tracker.feeds import export_opml, list_feeds, sync_config_feeds
+
+    sync_config_feeds(ctx.db, ctx.config.feeds)
+    text = export_opml(list_feeds(ctx.db))
+    if opml_file:
+        Path(opml_file).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array")
+@common_options
+def feeds_list(ctx: Context, as_json: bool):
+    """List feeds with their health: ok, failing, disabled (and why) or new.
+
+    \b
+    Example:
+        tracker feeds list
+    """
+    from tracker.feeds import sync_config_feeds
+
+    sync_config_feeds(ctx.db, ctx.config.feeds)
+    rows = [dict(r) for r in ctx.db.query("select * from feeds")]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("No feeds. Add one with: tracker feeds add URL")
+    for row in rows:
+        click.echo(f"#{row['id']:<4} {row['health']:<9} {row['name'] or row['feed_title'] or ''}"
+                   f" <{row['url']}>")
+        click.echo(f"      {row['articles']} articles, last fetched {row['last_fetched_at'] or 'never'}"
+                   f", next {row['next_fetch_at'] or 'now'}")
+        if row["disabled_reason"]:
+            click.echo(f"      disabled: {row['disabled_reason']}")
+        elif row["last_error"]:
+            click.echo(f"      error ({row['consecutive_failures']} in a row): {row['last_error']}")
+
+
+@feeds.command("enable")
+@click.argument("feed_ref", metavar="URL_OR_ID")
+@common_options
+def feeds_enable(ctx: Context, feed_ref: str):
+    """Enable a feed again, clearing its failures and backoff (fetched next refresh).
+
+    \b
+    Example:
+        tracker feeds enable 3
+    """
+    from tracker.feeds import FeedNotFound, get_feed, set_enabled
+
+    try:
+        feed = set_enabled(ctx.db, get_feed(ctx.db, feed_ref), True)
+    except FeedNotFound as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"Enabled: #{feed.id} {feed.url}")
+
+
+@feeds.command("disable")
+@click.argument("feed_ref", metavar="URL_OR_ID")
+@click.option("--reason", default=None, help="Why (shown in feeds list and Datasette)")
+@common_options
+def feeds_disable(ctx: Context, feed_ref: str, reason: str | None):
+    """Stop fetching a feed; its articles stay.
+
+    \b
+    Example:
+        tracker feeds disable https://www.arctictoday.com/feed/ --reason "paywalled"
+    """
+    from tracker.feeds import FeedNotFound, get_feed, set_enabled
+
+    try:
+        feed = set_enabled(ctx.db, get_feed(ctx.db, feed_ref), False, reason)
+    except FeedNotFound as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"Disabled: #{feed.id} {feed.url}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     cli(prog_name="tracker")
 

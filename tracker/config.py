@@ -96,6 +96,10 @@ class FetchConfig:
     max_consecutive_failures: int = 10
     backoff_base_minutes: float = 5.0
     backoff_max_minutes: float = 24 * 60.0
+    # Send If-None-Match / If-Modified-Since from the last response (off only to measure).
+    conditional_get: bool = True
+    # full_text feeds: linked pages fetched per feed and refresh at most (the rest next time).
+    full_text_max_pages: int = 20
 
 
 @dataclass
