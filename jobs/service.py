@@ -29,6 +29,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -48,7 +49,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlite_utils import Database
 
-from jobs.runner import JOBS, JobFunction, run_all_once, run_job
+from jobs.runner import JOBS, run_all_once, run_job
 from tracker.config import Config, JobSchedule
 from tracker.jobruns import mark_abandoned_runs
 from tracker.lock import ServiceLock
@@ -174,16 +175,18 @@ def plan_jobs(db: Database, config: Config, names: list[str], now: dt.datetime) 
 
 
 class Service:
-    """The scheduler over ``JOBS``; :meth:`start` returns, jobs run in threads."""
+    """The scheduler over ``JOBS`` (or the registered jobs ``names``); :meth:`start`
+    returns, the jobs run in threads."""
 
-    def __init__(self, config: Config, jobs: dict[str, JobFunction] | None = None):
+    def __init__(self, config: Config, names: list[str] | None = None):
         self.config = config
-        self.jobs = jobs if jobs is not None else JOBS
+        self.names = list(names if names is not None else JOBS)
         self.scheduler: BackgroundScheduler | None = None
         self.plans: list[PlannedJob] = []
         self.serving: str | None = None
         # One run of a job at a time, whether from its schedule or the start-up catch-up.
-        self._running = {name: threading.Lock() for name in self.jobs}
+        self._running = {name: threading.Lock() for name in self.names}
+        self._started: dict[str, float] = {}  # monotonic start of each job's current run
 
     # -- lifecycle -------------------------------------------------------
 
@@ -196,10 +199,10 @@ class Service:
             if abandoned:
                 log.warning("%d job run(s) left 'running' by a process that ended are now "
                             "marked interrupted", abandoned)
-            self.plans = plan_jobs(db, self.config, list(self.jobs), dt.datetime.now(tz))
+            self.plans = plan_jobs(db, self.config, self.names, dt.datetime.now(tz))
             self.scheduler = BackgroundScheduler(
                 timezone=tz,
-                executors={"default": ThreadPoolExecutor(max_workers=len(self.jobs) + 1)},
+                executors={"default": ThreadPoolExecutor(max_workers=len(self.names) + 1)},
                 job_defaults={"coalesce": True, "max_instances": 1,
                               "misfire_grace_time": MISFIRE_GRACE_SECONDS},
             )
@@ -254,7 +257,7 @@ class Service:
             return
         running = self._running[name]
         if not running.acquire(blocking=False):
-            log.info("job %s is already running; this %s run is skipped", name, trigger)
+            self._still_running(name)
             return
         try:
             db = open_db(self.config.db_path, migrate=False)
@@ -262,6 +265,7 @@ class Service:
                 self._write_state(db)
                 plan = next(p for p in self.plans if p.name == name)
                 log.info("job %s started (%s)", name, trigger)
+                self._started[name] = time.monotonic()
                 try:
                     summary = run_job(db, self.config, name, trigger,
                                       timeout_minutes=plan.schedule.timeout_minutes)
@@ -280,10 +284,22 @@ class Service:
         finally:
             running.release()
 
+    def _still_running(self, name: str) -> None:
+        """A slot came while the job's previous run still goes on: it is skipped."""
+        minutes = (time.monotonic() - self._started.get(name, time.monotonic())) / 60
+        plan = next((p for p in self.plans if p.name == name), None)
+        limit = plan.schedule.timeout_minutes if plan else None
+        if limit and minutes > limit:
+            # The limit is cooperative: a job past it is stuck in one item (a call
+            # without a timeout?) or never asks should_stop(). Only it is held up.
+            log.warning("job %s has run %.1f min, past its time limit of %g min; "
+                        "this slot is skipped", name, minutes, limit)
+        else:
+            log.info("job %s is still running (%.1f min); this slot is skipped", name, minutes)
+
     def _on_event(self, event: JobSubmissionEvent | JobExecutionEvent) -> None:
         if event.code == EVENT_JOB_MAX_INSTANCES:
-            log.warning("job %s is still running from an earlier slot (past its time limit?); "
-                        "this slot is skipped", event.job_id)
+            self._still_running(event.job_id)
         elif event.code == EVENT_JOB_MISSED:
             log.warning("job %s missed its slot at %s by more than %ss; it runs at the next one",
                         event.job_id, event.scheduled_run_time, MISFIRE_GRACE_SECONDS)

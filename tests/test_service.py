@@ -7,14 +7,18 @@ generous deadline for a loaded 2-core machine; no test asserts on wall-clock tim
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import shlex
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -22,7 +26,7 @@ from jobs.runner import JOBS, run_job
 from jobs.service import Service, plan_jobs
 from tracker.config import Config, JobSchedule, ScheduleConfig
 from tracker.lock import LockError, ServiceLock
-from tracker.shutdown import clear_stop
+from tracker.shutdown import clear_stop, request_stop
 from tracker.timeutil import to_iso
 from tracker_db import open_db
 
@@ -192,31 +196,69 @@ def test_second_lock_on_the_same_database_is_refused(db_path):
         pass
 
 
+@contextmanager
+def service_running(db_path: Path, **schedules: JobSchedule) -> Iterator[Service]:
+    """An in-process service over the registered jobs named in ``schedules``."""
+    config = Config(db_path=str(db_path), ingest_paths=[str(SEEDS)])
+    config.schedule.jobs = schedules
+    service = Service(config, names=list(schedules))
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop("test over")
+        clear_stop()
+
+
+def ok_runs_after(db_path: Path, job: str, first_id: int) -> int:
+    return scalar(db_path, "select count(*) from job_runs where job = ? and status = 'ok' "
+                           "and id > ?", [job, first_id])
+
+
 def test_a_job_that_raises_is_recorded_and_the_service_goes_on(db, db_path, monkeypatch):
     def explode(db, config):
         raise RuntimeError("feed server on fire")
 
     monkeypatch.setitem(JOBS, "explode", explode)
-    config = Config(db_path=str(db_path), ingest_paths=[str(SEEDS)])
-    config.schedule.jobs = {"ingest": JobSchedule(interval_minutes=0.01),
-                            "explode": JobSchedule(interval_minutes=0.01)}
-    service = Service(config, jobs={"ingest": JOBS["ingest"], "explode": explode})
-    service.start()
-    try:
-        def after_errors():
-            rows = query(db_path, "select job, status, error from job_runs order by id")
-            errors = [i for i, r in enumerate(rows) if r[0] == "explode" and r[1] == "error"]
-            later_ok = [r for r in rows[errors[1]:] if r[:2] == ("ingest", "ok")] if len(errors) > 1 else []
-            return rows if later_ok else None
-
-        rows = wait_until(after_errors, "two failed runs and a good run after them")
-    finally:
-        service.stop("test over")
-        clear_stop()
-    error = next(r[2] for r in rows if r[0] == "explode")
+    with service_running(db_path, ingest=JobSchedule(interval_minutes=0.01),
+                         explode=JobSchedule(interval_minutes=0.01)):
+        second_error = wait_until(
+            lambda: (query(db_path, "select id from job_runs where job = 'explode' "
+                                    "and status = 'error' order by id limit 1 offset 1")
+                     or [[None]])[0][0],
+            "two failed runs")
+        wait_until(lambda: ok_runs_after(db_path, "ingest", second_error),
+                   "a good ingest run after them")
+    error = query(db_path, "select error from job_runs where job = 'explode'")[0][0]
     assert error.startswith("RuntimeError: feed server on fire")
     assert query(db_path, "select state, note from service_state") == [("stopped", "test over")]
     assert_consistent(db_path)
+
+
+def test_a_hung_job_holds_up_only_itself(db, db_path, monkeypatch, caplog):
+    released = threading.Event()
+
+    def hang(db, config):
+        released.wait(DEADLINE)  # a call that never returns and never asks should_stop()
+        return {}
+
+    monkeypatch.setitem(JOBS, "hang", hang)
+    caplog.set_level(logging.INFO, logger="tracker.service")
+    try:
+        with service_running(db_path, ingest=JobSchedule(interval_minutes=0.01),
+                             hang=JobSchedule(interval_minutes=0.01, timeout_minutes=0.001)):
+            hung = wait_until(lambda: scalar(db_path, "select id from job_runs where job = 'hang' "
+                                                      "and status = 'running'"), "the hung run")
+            wait_until(lambda: ok_runs_after(db_path, "ingest", hung) >= 3,
+                       "ingest runs while the other job hangs")
+            wait_until(lambda: "past its time limit of 0.001 min" in caplog.text,
+                       "a warning about the hung job")
+            assert scalar(db_path, "select count(*) from job_runs where job = 'hang'") == 1
+            request_stop("test over")  # before the release, so no new hang run starts
+            released.set()
+    finally:
+        released.set()
+    assert query(db_path, "select status from job_runs where job = 'hang'") == [("ok",)]
 
 
 # -- `tracker run` as a real process ---------------------------------------------
@@ -370,7 +412,6 @@ def test_systemd_unit_runs_a_valid_tracker_command():
 def test_two_jobs_can_write_at_the_same_time(db_path, tmp_path):
     """The service runs jobs in parallel threads, each on its own connection:
     a read-then-write transaction must wait for the other writer, not fail."""
-    import threading
 
     folders = [many_articles(tmp_path / f"folder{k}", 200) for k in range(2)]
     open_db(db_path).close()
