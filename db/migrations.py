@@ -242,3 +242,32 @@ def feeds(db: Database) -> None:
     # Cross-feed dedupe looks articles up by canonical link.
     db["articles"].create_index(["url"])
     db["articles"].create_index(["guid"])
+
+
+@migrations(name="0004_events")
+def events(db: Database) -> None:
+    # Headline+lead embeddings for event grouping, so an incremental run embeds
+    # only new or changed articles. A cache: no foreign key, rows of deleted
+    # articles are pruned by the events job.
+    db["article_embeddings"].create(
+        {
+            "article_id": str,
+            "content_hash": str,  # articles.content_hash the vector was made from
+            "model": str,  # model@weights-hash/leadN: what made the vector
+            "dims": int,
+            "vector": bytes,  # float32, unit length
+            "embedded_at": str,
+        },
+        pk="article_id",
+    )
+    # Settings the current grouping was made with (key settings_hash): when
+    # they change, the next events run rebuilds.
+    db["event_settings"].create({"key": str, "value": str}, pk="key")
+    # Covering indexes for the timeline views (stance per day, per outlet) and
+    # the stance facet of events: 2-20x faster at 100,000 articles
+    # (bench/timeline_queries.py).
+    db["articles"].create_index(["published_date", "stance"])
+    db["articles"].create_index(["outlet", "stance", "published_date", "event_id"])
+    db["events"].create_index(["stance"])
+    # The search box on the events table: headlines and evidence.
+    db["events"].enable_fts(["title", "evidence"], create_triggers=True, tokenize="porter")

@@ -4,6 +4,23 @@ from __future__ import annotations
 
 from sqlite_utils import Database
 
+# Stance counts over a group of articles (articles.stance is copied from
+# stance_tags by the tagger); "relevant" = favor + against + neutral, and the
+# shares are of relevant articles, NULL when there are none.
+STANCE_LABELS = ("favor", "against", "neutral", "unrelated")
+STANCE_COUNTS = ", ".join(
+    ["count(*) as articles",
+     "count(case when stance in ('favor', 'against', 'neutral') then 1 end) as relevant"]
+    + [f"count(case when stance = '{label}' then 1 end) as {label}" for label in STANCE_LABELS]
+    + ["count(case when stance is null then 1 end) as untagged"]
+)
+STANCE_COLUMNS = "articles, relevant, favor, against, neutral, unrelated, untagged"
+STANCE_SUMS = ", ".join(f"sum({c}) as {c}" for c in STANCE_COLUMNS.split(", "))
+STANCE_SHARES = ", ".join(
+    f"round(1.0 * {label} / nullif(relevant, 0), 4) as {label}_share"
+    for label in ("favor", "against", "neutral")
+)
+
 VIEWS: dict[str, str] = {
     # The latest run of every job.
     "job_status": """
@@ -36,6 +53,53 @@ VIEWS: dict[str, str] = {
         from sources s
         where s.kind = 'feed'
         order by s.id
+    """,    # --- The timeline (issue 7); example SQL for each is in the README. ---
+    # Events by the day they were first reported, with their stance.
+    "timeline": """
+        select e.first_date as date, e.id as event_id, e.title, e.article_count,
+               e.outlet_count, e.stance, e.favor, e.against, e.neutral, e.unrelated,
+               e.mean_favor, e.mean_against, e.mean_neutral, e.first_seen, e.last_seen,
+               e.evidence, e.representative_article_id, a.url as representative_url
+        from events e
+        left join articles a on a.id = e.representative_article_id
+        order by e.first_date desc, e.article_count desc
+    """,
+    "stance_daily": f"""
+        select date, {STANCE_COLUMNS}, {STANCE_SHARES}
+        from (
+            select published_date as date, {STANCE_COUNTS}
+            from articles
+            where published_date is not null
+            group by published_date
+        )
+        order by date desc
+    """,
+    # Weeks start on Monday; the days are counted first, so the date
+    # arithmetic runs once per day, not once per article.
+    "stance_weekly": f"""
+        select week, date(week, '+6 days') as week_end, {STANCE_COLUMNS}, {STANCE_SHARES}
+        from (
+            select week, {STANCE_SUMS}
+            from (
+                select date(published_date, 'weekday 0', '-6 days') as week, {STANCE_COUNTS}
+                from articles
+                where published_date is not null
+                group by published_date
+            )
+            group by week
+        )
+        order by week desc
+    """,
+    "stance_by_outlet": f"""
+        select outlet, {STANCE_COLUMNS}, {STANCE_SHARES}, events, first_date, last_date
+        from (
+            select coalesce(outlet, '(unknown)') as outlet, {STANCE_COUNTS},
+                   count(distinct event_id) as events,
+                   min(published_date) as first_date, max(published_date) as last_date
+            from articles
+            group by outlet
+        )
+        order by articles desc
     """,
 }
 

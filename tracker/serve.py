@@ -17,6 +17,10 @@ SETTINGS = {
     "truncate_cells_html": 300,
     "sql_time_limit_ms": 3000,
     "facet_time_limit_ms": 500,
+    # Suggested facets try every column of a table on each page view: 1.4 s
+    # for articles at 100,000 rows (bench/timeline_queries.py); the useful
+    # facets are configured in metadata.yml.
+    "suggest_facets": False,
 }
 
 
@@ -29,7 +33,18 @@ def load_metadata(db_path: str | Path, metadata_path: str | Path | None = None) 
     name = Path(db_path).stem
     if "tracker" in databases and name != "tracker":
         databases[name] = databases.pop("tracker")
+        _rename_dashboard_db(metadata, "tracker", name)
     return metadata
+
+
+def _rename_dashboard_db(metadata: dict[str, Any], old: str, new: str) -> None:
+    """Dashboard charts and filters name their database too (``db: tracker``)."""
+    dashboards = (metadata.get("plugins") or {}).get("datasette-dashboards") or {}
+    for dashboard in dashboards.values():
+        for part in ("charts", "filters"):
+            for item in (dashboard.get(part) or {}).values():
+                if isinstance(item, dict) and item.get("db") == old:
+                    item["db"] = new
 
 
 def build_datasette(db_path: str | Path, metadata_path: str | Path | None = None) -> Datasette:
