@@ -269,8 +269,11 @@ class Service:
                 try:
                     summary = run_job(db, self.config, name, trigger,
                                       timeout_minutes=plan.schedule.timeout_minutes)
-                except Exception:  # already recorded in job_runs by run_job
-                    log.exception("job %s failed; the service goes on", name)
+                except Exception as exc:  # already recorded in job_runs by run_job
+                    # One line (the traceback is in job_runs; --log-level debug logs it).
+                    log.error("job %s failed: %s: %s (see job_runs); the service goes on", name,
+                              type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "",
+                              exc_info=log.isEnabledFor(logging.DEBUG))
                 else:
                     notice = stopped_early()
                     if notice:

@@ -215,11 +215,12 @@ def ok_runs_after(db_path: Path, job: str, first_id: int) -> int:
                            "and id > ?", [job, first_id])
 
 
-def test_a_job_that_raises_is_recorded_and_the_service_goes_on(db, db_path, monkeypatch):
+def test_a_job_that_raises_is_recorded_and_the_service_goes_on(db, db_path, monkeypatch, caplog):
     def explode(db, config):
         raise RuntimeError("feed server on fire")
 
     monkeypatch.setitem(JOBS, "explode", explode)
+    caplog.set_level(logging.INFO, logger="tracker.service")
     with service_running(db_path, ingest=JobSchedule(interval_minutes=0.01),
                          explode=JobSchedule(interval_minutes=0.01)):
         second_error = wait_until(
@@ -230,7 +231,12 @@ def test_a_job_that_raises_is_recorded_and_the_service_goes_on(db, db_path, monk
         wait_until(lambda: ok_runs_after(db_path, "ingest", second_error),
                    "a good ingest run after them")
     error = query(db_path, "select error from job_runs where job = 'explode'")[0][0]
-    assert error.startswith("RuntimeError: feed server on fire")
+    assert error.startswith("RuntimeError: feed server on fire") and "Traceback" in error
+    # The log says it in one line; the traceback is in job_runs.
+    failure = next(r for r in caplog.records if r.levelname == "ERROR")
+    assert failure.getMessage() == ("job explode failed: RuntimeError: feed server on fire "
+                                    "(see job_runs); the service goes on")
+    assert not failure.exc_info
     assert query(db_path, "select state, note from service_state") == [("stopped", "test over")]
     assert_consistent(db_path)
 
