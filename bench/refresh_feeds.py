@@ -130,7 +130,7 @@ def main() -> None:
               f"{downloaded / 1e6:6.2f} MB downloaded")
     base = medians["conditional"]
     for mode in modes[1:]:
-        print(f"conditional GET is {medians[mode] / base:.1f}x faster than {mode}")
+        print(f"time of {mode!r} / time of 'conditional': {medians[mode] / base:.2f}")
 
 
 if __name__ == "__main__":

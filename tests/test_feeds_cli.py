@@ -97,5 +97,9 @@ def test_refresh_command(db_path, fast_config):
         assert "1 feeds: 0 fetched, 1 not modified" in forced.output
         assert "1 feeds" in invoke(db_path, "refresh", "--config", fast_config, "--force",
                                    "--feed", "1").output
+        only_failing = invoke(db_path, "refresh", "--config", fast_config, "--feed",
+                              server.url("/down"))
+        assert only_failing.exit_code == 1
+        assert "Error: no feed could be fetched" in only_failing.output
         unknown = invoke(db_path, "refresh", "--feed", "https://nowhere.example/feed")
         assert unknown.exit_code == 1 and "no feed" in unknown.output

@@ -165,6 +165,15 @@ def test_backoff_grows_then_the_feed_is_disabled_with_the_reason(db, fast, serve
     assert db.execute("select count(*) from open_errors").fetchone()[0] == 0
 
 
+def test_gone_disables_at_once(db, fast, server):
+    server.routes["/gone"] = Route(b"", status=410)
+    add_feed(db, server.url("/gone"))
+    assert run_refresh(db, fast).disabled == 1
+    feed = get_feed(db, server.url("/gone"))
+    assert not feed.enabled and feed.consecutive_failures == 1
+    assert feed.disabled_reason == "the server says the feed is gone: HTTP 410 Gone"
+
+
 def test_retry_after_is_honoured(db, fast, server):
     server.routes["/busy"] = Route(b"", status=429, headers={"Retry-After": "3600"})
     add_feed(db, server.url("/busy"))

@@ -257,6 +257,8 @@ def refresh(ctx: Context, feed_refs: tuple[str, ...], force: bool):
     )
     for failure in summary.failures:
         click.echo(f"failed: {failure}", err=True)
+    if summary.failed and not summary.ok + summary.not_modified:
+        raise click.ClickException("no feed could be fetched (see tracker feeds list)")
 
 
 @cli.group()

@@ -154,7 +154,8 @@ def mark_success(db: Database, feed: Feed, result: FetchResult | None, outcome: 
 
 def mark_failure(db: Database, feed: Feed, outcome: FeedOutcome, config: FetchConfig,
                  now: dt.datetime, retry_after_s: float | None = None) -> None:
-    """Back off exponentially; disable after ``max_consecutive_failures``, saying why."""
+    """Back off exponentially; disable after ``max_consecutive_failures`` (at once
+    for ``410 Gone``, which says the feed will not come back), saying why."""
     failures = feed.consecutive_failures + 1
     delay = backoff_minutes(failures, config, retry_after_s)
     changes = {
@@ -164,7 +165,11 @@ def mark_failure(db: Database, feed: Feed, outcome: FeedOutcome, config: FetchCo
         "consecutive_failures": failures,
         "next_fetch_at": to_iso(now + dt.timedelta(minutes=delay)),
     }
-    if failures >= config.max_consecutive_failures:
+    if outcome.status_code == 410:
+        changes.update(enabled=0, disabled_reason=f"the server says the feed is gone: "
+                                                  f"{outcome.error}")
+        outcome.disabled = True
+    elif failures >= config.max_consecutive_failures:
         changes.update(
             enabled=0,
             disabled_reason=f"disabled after {failures} consecutive failures; last: "

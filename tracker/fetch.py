@@ -61,7 +61,8 @@ def check_url(url: str) -> str:
     url = (url or "").strip()
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
-        raise InvalidURL(f"only http and https URLs can be fetched, not {url!r}")
+        raise InvalidURL(f"only http and https URLs can be fetched, not {url!r} "
+                         "(local files are ingested with tracker ingest)")
     if not parts.hostname:
         raise InvalidURL(f"URL has no host: {url!r}")
     return url
@@ -156,7 +157,6 @@ class Fetcher:
         self._thread = threading.Thread(target=self._loop.run_forever, name="tracker-fetch",
                                         daemon=True)
         self._thread.start()
-        self._pending: set[concurrent.futures.Future] = set()
         self._closed = False
         self._client: httpx.AsyncClient = self._call(self._open())
 
@@ -191,10 +191,7 @@ class Fetcher:
     def submit(self, request: FetchRequest) -> concurrent.futures.Future[FetchResult]:
         if self._closed:
             raise RuntimeError("Fetcher is closed")
-        future = asyncio.run_coroutine_threadsafe(self._fetch(request), self._loop)
-        self._pending.add(future)
-        future.add_done_callback(self._pending.discard)
-        return future
+        return asyncio.run_coroutine_threadsafe(self._fetch(request), self._loop)
 
     def fetch(self, request: FetchRequest) -> FetchResult:
         """Fetch one URL and wait for the result."""
@@ -204,14 +201,21 @@ class Fetcher:
         if self._closed:
             return
         self._closed = True
-        for future in list(self._pending):
-            future.cancel()
         try:
-            self._call(self._client.aclose())
+            self._call(self._shutdown())
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()
             self._loop.close()
+
+    async def _shutdown(self) -> None:
+        # Cancel what is still running and let it unwind before the loop stops,
+        # so no task is destroyed while pending and every connection is closed.
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._client.aclose()
 
     async def _fetch(self, request: FetchRequest) -> FetchResult:
         async with self._semaphore:
