@@ -271,3 +271,14 @@ def events(db: Database) -> None:
     db["events"].create_index(["stance"])
     # The search box on the events table: headlines and evidence.
     db["events"].enable_fts(["title", "evidence"], create_triggers=True, tokenize="porter")
+
+
+@migrations(name="0003_tagging")
+def tagging(db: Database) -> None:
+    # Every label's score (JSON, so another topic's labels fit too), the
+    # unrelated score beside the per-label columns of 0001, and how many
+    # passages the article was split into.
+    db["stance_tags"].add_column("score_unrelated", float)
+    db["stance_tags"].add_column("scores", str)
+    db["stance_tags"].add_column("passages", int)
+    db["stance_tags"].create_index(["status"])

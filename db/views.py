@@ -37,6 +37,16 @@ VIEWS: dict[str, str] = {
         where resolved_at is null
         order by last_seen desc
     """,
+    # Every article with its stance and the evidence that decided it (issue 4).
+    "article_stance": """
+        select a.id, a.title, a.outlet, a.published_date, a.url,
+               t.label as stance, t.confidence, t.relevance, t.evidence,
+               t.score_favor, t.score_against, t.score_neutral, t.score_unrelated,
+               t.passages, t.engine, t.model_id, t.tagged_at, t.status, t.error
+        from articles a
+        left join stance_tags t on t.article_id = a.id
+        order by a.published desc
+    """,
     # One row per feed with its health (what `tracker feeds list` prints).
     "feeds": """
         select s.id, s.name, s.location as url, s.feed_title, s.site_url,

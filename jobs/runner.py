@@ -16,6 +16,7 @@ from jobs.events import run_events
 from jobs.housekeeping import run_housekeeping
 from jobs.ingest import run_ingest
 from jobs.refresh import run_refresh
+from jobs.tag import run_tag
 from tracker.config import Config
 from tracker.jobruns import record_job
 from tracker.shutdown import job_scope, stop_requested, stopped_early
@@ -25,6 +26,7 @@ JobFunction = Callable[[Database, Config], Any]
 JOBS: dict[str, JobFunction] = {
     "ingest": run_ingest,
     "refresh": run_refresh,
+    "tag": run_tag,
     # After tagging: events leave out articles tagged unrelated.
     "events": run_events,
     # Keep housekeeping last: it tidies up after the jobs above.

@@ -435,6 +435,78 @@ def events(ctx: Context, rebuild: bool):
     )
 
 
+@cli.command()
+@click.option("--all", "retag_all", is_flag=True,
+              help="Re-tag every article, not only new or changed ones")
+@common_options
+def tag(ctx: Context, retag_all: bool):
+    """Tag the stance of new and changed articles toward the topic.
+
+    Only articles without a tag, or whose text, model or tagger configuration
+    changed, are tagged (identical texts once). An article that fails is
+    recorded with the reason; the rest go on.
+
+    \b
+    Example:
+        tracker tag
+        tracker tag --all       # after editing the hypotheses by hand
+    """
+    from jobs.runner import run_job
+    from tracker.embeddings import ModelError
+
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label="Tagging", file=sys.stderr)
+            bar.__enter__()
+        bar.update(done)
+
+    try:
+        summary = run_job(ctx.db, ctx.config, "tag", retag_all=retag_all, progress=progress)
+    except ModelError as exc:
+        raise click.ClickException(str(exc))
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    labels = ", ".join(f"{k}: {v}" for k, v in sorted(summary.labels.items())) or "none"
+    click.echo(
+        f"{summary.candidates} to tag: {summary.tagged} tagged, {summary.reused} reused, "
+        f"{summary.failed} failed ({labels})"
+    )
+    if summary.failed:
+        click.echo("see the ingest_errors table (tracker status) for the reasons", err=True)
+
+
+@cli.command("eval")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object")
+@common_options
+def eval_command(ctx: Context, file: str, as_json: bool):
+    """Score the current tagger on labelled texts: macro-F1, accuracy, per-label F1, confusion.
+
+    FILE has one JSON object per line: {"text": ..., "label": ...} with label
+    one of the stance labels or "unrelated", and optionally "title".
+
+    \b
+    Example:
+        tracker eval my_labels.jsonl
+        tracker eval bench/stance_dev.jsonl --json
+    """
+    from tracker.embeddings import ModelError
+    from tracker.evaluate import EvalFileError, evaluate_file
+
+    try:
+        metrics = evaluate_file(file, ctx.config.tagger)
+    except (EvalFileError, ModelError) as exc:
+        raise click.ClickException(str(exc))
+    if as_json:
+        click.echo(json.dumps(metrics.to_dict(), indent=2))
+    else:
+        click.echo(metrics.table())
+
+
 def main() -> None:  # pragma: no cover - console entry point
     cli(prog_name="tracker")
 

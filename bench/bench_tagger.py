@@ -1,0 +1,148 @@
+#!/usr/bin/env python
+"""Throughput and quality of our tagger vs. the naive zero-shot baseline, side by side.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/bench_tagger.py              # 1,000 articles
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/bench_tagger.py --articles 200 --quantize
+
+The naive baseline is what a user would write first: transformers'
+``pipeline("zero-shot-classification")`` with the same NLI model, one article
+at a time (batch 1), the full text, and the four labels as candidate labels.
+
+The stream is what a general news feed looks like: ``--articles`` articles of
+which ``--on-topic`` (5%) are about the topic. On-topic articles are the dev
+set's favor/against/neutral passages and the seeds; off-topic articles are real
+news sentences (Gigaword premises of the vania2020 NLI set) and VAST comments
+from ../shared/data, read at run time and grouped into article-length texts,
+with a few exact duplicates as syndicated news has. Both taggers get the same
+stream; then both are scored on the dev set's test split (macro-F1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gzip
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch
+
+from devset import LABELS, ROOT, load_dev_set, read_shared_off_topic
+from tracker.config import TaggerConfig
+from tracker.embeddings import resolve_model_path
+from tracker.evaluate import compute_metrics
+from tracker.stance import StanceTagger
+
+SHARED_NLI = ROOT.parent / "shared" / "data" / "nli" / "vania2020.jsonl.gz"
+NAIVE_LABELS = {
+    "favor": "in favor of cooperation between the United States and Russia in the Arctic",
+    "against": "against cooperation between the United States and Russia in the Arctic",
+    "neutral": "neutral about cooperation between the United States and Russia in the Arctic",
+    "unrelated": "not about cooperation between the United States and Russia in the Arctic",
+}
+
+
+def build_stream(n: int, on_topic: int, seed: int = 11) -> list[tuple[str | None, str]]:
+    rng = random.Random(seed)
+    dev = [e for e in load_dev_set(shared_off_topic=0) if e.label != "unrelated"]
+    topical = [(e.title, e.text) for e in rng.sample(dev, min(on_topic, len(dev)))]
+    with gzip.open(SHARED_NLI, "rt", encoding="utf-8") as handle:
+        sentences = sorted({json.loads(line)["premise"].strip() for line in handle if line.strip()})
+    sentences = [s for s in sentences if "arctic" not in s.lower()]
+    comments = read_shared_off_topic(200, seed=seed)
+    off = []
+    distinct = n - len(topical) - n // 50  # ~2% exact duplicates
+    while len(off) < distinct:
+        if rng.random() < 0.75:
+            body = " ".join(rng.sample(sentences, rng.randint(8, 24)))  # ~200-600 words
+            off.append((body.split(".")[0][:80], body))
+        else:
+            off.append((None, rng.choice(comments)))
+    stream = off + topical
+    stream += [rng.choice(stream) for _ in range(n - len(stream))]
+    rng.shuffle(stream)
+    return stream
+
+
+def naive_tagger(model: str):
+    from transformers import pipeline
+
+    zsc = pipeline("zero-shot-classification", model=resolve_model_path(model), device=-1)
+    names = list(NAIVE_LABELS.values())
+    back = {v: k for k, v in NAIVE_LABELS.items()}
+
+    def tag(title: str | None, text: str) -> str:
+        full = f"{title}\n{text}" if title else text
+        out = zsc(full, candidate_labels=names, hypothesis_template="This text is {}.")
+        return back[out["labels"][0]]
+
+    return tag
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--articles", type=int, default=1000)
+    parser.add_argument("--on-topic", type=float, default=0.05, help="share about the topic")
+    parser.add_argument("--model", default=TaggerConfig().model)
+    parser.add_argument("--quantize", action="store_true", help="int8 for our tagger")
+    parser.add_argument("--threads", type=int, default=0)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    stream = build_stream(args.articles, round(args.articles * args.on_topic))
+    words = sum(len(t.split()) for _, t in stream) / len(stream)
+    print(f"stream: {len(stream)} articles, {round(args.articles * args.on_topic)} on topic, "
+          f"{len(set(stream))} distinct, {words:.0f} words on average; torch threads "
+          f"{torch.get_num_threads()}")
+
+    config = dataclasses.replace(TaggerConfig(), model=args.model, quantize=args.quantize)
+    started = time.perf_counter()
+    ours = StanceTagger(config)
+    load_ours = time.perf_counter() - started
+    naive = naive_tagger(args.model)
+
+    # Warm-up outside the timings (first calls allocate).
+    ours.tag_texts(stream[:4])
+    naive(*stream[0])
+
+    started = time.perf_counter()
+    ours_tags = ours.tag_texts(stream)
+    ours_s = time.perf_counter() - started
+    started = time.perf_counter()
+    naive_tags = [naive(title, text) for title, text in stream]
+    naive_s = time.perf_counter() - started
+    ours_rate, naive_rate = len(stream) / ours_s, len(stream) / naive_s
+
+    test = [e for e in load_dev_set() if e.split == "test"]
+    gold = [e.label for e in test]
+    ours_f1 = compute_metrics(gold, [t.label for t in ours.tag_texts(
+        [(e.title, e.text) for e in test])], LABELS)
+    naive_f1 = compute_metrics(gold, [naive(e.title, e.text) for e in test], LABELS)
+
+    relevant_ours = sum(t.label != "unrelated" for t in ours_tags)
+    relevant_naive = sum(t != "unrelated" for t in naive_tags)
+    print(f"(model load: ours {load_ours:.1f}s)")
+    print()
+    print("| tagger | articles/s | stream time | tagged relevant | dev test macro-F1 | accuracy |")
+    print("|---|---|---|---|---|---|")
+    name = "ours (" + config.engine + (", int8" if args.quantize else "") + ")"
+    print(f"| {name} | {ours_rate:.1f} | {ours_s:.1f}s | {relevant_ours} | "
+          f"{ours_f1.macro_f1:.3f} | {ours_f1.accuracy:.3f} |")
+    print(f"| naive pipeline, batch 1 | {naive_rate:.1f} | {naive_s:.1f}s | {relevant_naive} | "
+          f"{naive_f1.macro_f1:.3f} | {naive_f1.accuracy:.3f} |")
+    print()
+    print(f"throughput ratio (ours / naive): {ours_rate / naive_rate:.1f}x; "
+          f"macro-F1 difference: {ours_f1.macro_f1 - naive_f1.macro_f1:+.3f}")
+
+
+if __name__ == "__main__":
+    main()
