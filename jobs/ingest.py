@@ -10,6 +10,8 @@ from sqlite_utils import Database
 from tracker.articles import save_articles
 from tracker.config import Config
 from tracker.errors import record_error, resolve_error
+from tracker.feeds import FEED_FILE_SUFFIXES, find_feed_files
+from tracker.feedstore import ingest_feed_file
 from tracker.shutdown import should_stop
 from tracker.textfiles import find_text_files, parse_text_file
 from tracker.timeutil import utc_now_iso
@@ -59,11 +61,18 @@ def run_ingest(db: Database, config: Config, paths: list[str] | None = None) -> 
             continue
         resolve_error(db, str(root), "read")
         source_id = ensure_files_source(db, root)
-        for file in find_text_files(root):
+        for file in find_text_files(root) + find_feed_files(root):
             # Between files: a shutdown or the time limit stops here, the rest next run.
             if should_stop():
                 return summary
             summary.files += 1
+            if file.suffix.lower() in FEED_FILE_SUFFIXES:  # a saved RSS/Atom document
+                outcome = ingest_feed_file(db, file, config.fetch)
+                summary.failed += outcome.outcome == "error"
+                summary.new += outcome.new
+                summary.updated += outcome.updated
+                summary.unchanged += outcome.unchanged + outcome.duplicates
+                continue
             input_name = str(file.resolve())
             try:
                 article = parse_text_file(file)

@@ -7,7 +7,8 @@ import threading
 import pytest
 
 from tracker.fetch import (
-    Fetcher, FetchRequest, InvalidURL, backoff_minutes, check_url, parse_retry_after,
+    Fetcher, FetchRequest, InvalidURL, backoff_minutes, cache_lifetime_s, check_url,
+    next_fetch_minutes, parse_retry_after,
 )
 
 from feedserver import FeedServer, Route, fast_fetch_config, rss
@@ -46,6 +47,17 @@ def test_backoff_is_exponential_capped_and_respects_retry_after():
     assert [backoff_minutes(n, config) for n in (1, 2, 3, 4, 5, 500)] == [5, 10, 20, 40, 60, 60]
     assert backoff_minutes(1, config, retry_after_s=30 * 60) == 30
     assert backoff_minutes(1, config, retry_after_s=7 * 24 * 3600) == 60
+
+
+def test_cache_lifetime_and_ttl_can_only_lengthen_the_interval():
+    config = fast_fetch_config(interval_minutes=60, backoff_max_minutes=24 * 60)
+    assert cache_lifetime_s({"cache-control": "public, max-age=7200"}) == 7200
+    assert cache_lifetime_s({"cache-control": "no-cache"}) is None and cache_lifetime_s({}) is None
+    assert next_fetch_minutes(config) == 60
+    assert next_fetch_minutes(config, max_age_s=60) == 60  # never sooner than the interval
+    assert next_fetch_minutes(config, max_age_s=7200) == 120
+    assert next_fetch_minutes(config, ttl_minutes=180) == 180
+    assert next_fetch_minutes(config, max_age_s=10**9) == 24 * 60
 
 
 def test_gzip_user_agent_and_validators(server):

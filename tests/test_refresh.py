@@ -174,6 +174,22 @@ def test_gone_disables_at_once(db, fast, server):
     assert feed.disabled_reason == "the server says the feed is gone: HTTP 410 Gone"
 
 
+def test_cache_control_and_ttl_lengthen_the_interval(db, fast, server):
+    server.routes["/cached"] = Route(rss(ENTRIES), headers={"Cache-Control": "max-age=7200"})
+    server.routes["/ttl"] = Route(rss(ENTRIES).replace(b"<channel>", b"<channel><ttl>180</ttl>"))
+    server.routes["/plain"] = Route(rss(ENTRIES))
+    for path in ("/cached", "/ttl", "/plain"):
+        add_feed(db, server.url(path))
+    fast.fetch.backoff_max_minutes = 24 * 60  # the cap on any wait
+    now = dt.datetime.now(dt.timezone.utc)
+    run_refresh(db, fast)
+    waits = {path: dt.datetime.fromisoformat(
+        get_feed(db, server.url(path)).next_fetch_at.replace("Z", "+00:00")) - now
+        for path in ("/cached", "/ttl", "/plain")}
+    minutes = {path: round(wait.total_seconds() / 60) for path, wait in waits.items()}
+    assert minutes == {"/cached": 120, "/ttl": 180, "/plain": 60}
+
+
 def test_retry_after_is_honoured(db, fast, server):
     server.routes["/busy"] = Route(b"", status=429, headers={"Retry-After": "3600"})
     add_feed(db, server.url("/busy"))

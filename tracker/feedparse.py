@@ -72,6 +72,7 @@ class ParsedFeed:
     # Entries dropped, with why (no title, text or link at all).
     skipped: list[str] = field(default_factory=list)
     entries: int = 0
+    ttl_minutes: float | None = None  # RSS <ttl>: how long the feed may be cached
 
 
 def canonical_url(url: str | None) -> str | None:
@@ -172,6 +173,11 @@ def _first_sentence(text: str) -> str:
     return sentence[:MAX_TITLE_CHARS].strip()
 
 
+def _ttl_minutes(feed_info: dict) -> float | None:
+    ttl = str(feed_info.get("ttl") or "").strip()
+    return float(ttl) if ttl.isdigit() else None
+
+
 def parse_feed(
     content: bytes,
     *,
@@ -214,6 +220,7 @@ def parse_feed(
         bozo=bool(parsed.get("bozo")),
         bozo_reason=bozo_reason,
         entries=len(parsed.get("entries") or []),
+        ttl_minutes=_ttl_minutes(feed_info),
     )
     outlet = title or outlet or urlsplit(url).hostname
     for index, entry in enumerate(parsed.get("entries") or []):

@@ -92,6 +92,31 @@ def add_feed(db: Database, url: str, name: str | None = None, full_text: bool = 
     return Feed.from_row(_find_row(db, url)), True
 
 
+# Local feed documents (`tracker ingest feeds/`): never fetched, so not kind 'feed'.
+FEED_FILE_SUFFIXES = {".xml", ".rss", ".atom", ".rdf"}
+
+
+def find_feed_files(root: Path) -> list[Path]:
+    """Feed documents in a folder (sorted); an explicit file is the caller's to judge."""
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*") if p.is_file()
+                  and p.suffix.lower() in FEED_FILE_SUFFIXES and not p.name.startswith("."))
+
+
+def feed_file_source(db: Database, path: Path) -> Feed:
+    """The ``sources`` row (kind ``feed-file``) of a local feed document."""
+    location = path.resolve().as_uri()
+    row = _find_row(db, location)
+    if row is None:
+        with db.atomic():
+            db["sources"].insert({"kind": "feed-file", "location": location, "name": path.name,
+                                  "enabled": 1, "consecutive_failures": 0,
+                                  "created_at": utc_now_iso()})
+        row = _find_row(db, location)
+    return Feed.from_row(row)
+
+
 def get_feed(db: Database, url_or_id: str | int) -> Feed:
     """A feed by its URL or its id (as shown by ``tracker feeds list``)."""
     row = _find_row(db, str(url_or_id).strip())

@@ -25,6 +25,7 @@ import datetime as dt
 import hashlib
 import sqlite3
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from sqlite_utils import Database
@@ -33,8 +34,8 @@ from tracker.articles import Article, save_articles
 from tracker.config import FetchConfig
 from tracker.errors import record_error, resolve_error
 from tracker.feedparse import FeedParseError, ParsedFeed, parse_feed
-from tracker.feeds import Feed
-from tracker.fetch import FetchResult, backoff_minutes
+from tracker.feeds import Feed, feed_file_source
+from tracker.fetch import FetchResult, backoff_minutes, cache_lifetime_s, next_fetch_minutes
 from tracker.timeutil import to_iso
 
 # Called with the articles about to be saved (and the ids that had only a
@@ -135,8 +136,13 @@ def mark_success(db: Database, feed: Feed, result: FetchResult | None, outcome: 
         "last_status": outcome.outcome,
         "last_error": None,
         "consecutive_failures": 0,
-        "next_fetch_at": to_iso(now + dt.timedelta(minutes=config.interval_minutes)),
     }
+    wait = next_fetch_minutes(
+        config,
+        max_age_s=cache_lifetime_s(result.headers) if result is not None else None,
+        ttl_minutes=parsed.ttl_minutes if parsed is not None else None,
+    )
+    changes["next_fetch_at"] = to_iso(now + dt.timedelta(minutes=wait))
     if result is not None:
         # A 304 may omit the validators; keep the stored ones then.
         if result.etag or outcome.outcome == "ok":
@@ -148,7 +154,7 @@ def mark_success(db: Database, feed: Feed, result: FetchResult | None, outcome: 
     if content is not None:
         changes["body_hash"] = body_hash(content)
     db["sources"].update(feed.id, changes)
-    for stage in ("fetch", "parse", "store"):
+    for stage in ("read", "fetch", "parse", "store"):
         resolve_error(db, feed.url, stage)
 
 
@@ -244,13 +250,35 @@ def ingest_document(
     return outcome
 
 
-def store_unchanged(db: Database, feed: Feed, result: FetchResult, config: FetchConfig,
+def store_unchanged(db: Database, feed: Feed, result: FetchResult | None, config: FetchConfig,
                     now: dt.datetime) -> FeedOutcome:
-    """A 304, or a 200 whose body is byte-identical to the last one stored: no parsing."""
-    outcome = FeedOutcome(feed_id=feed.id, url=feed.url, status_code=result.status_code,
-                          outcome="not_modified" if result.outcome == "not_modified"
-                          else "unchanged")
+    """A 304, or a body byte-identical to the last one stored: no parsing."""
+    modified = result is None or result.outcome != "not_modified"
+    outcome = FeedOutcome(feed_id=feed.id, url=feed.url,
+                          status_code=result.status_code if result else None,
+                          outcome="unchanged" if modified else "not_modified")
     with db.atomic():
         record_fetch(db, feed, result, outcome)
         mark_success(db, feed, result, outcome, config, now)
     return outcome
+
+
+def ingest_feed_file(db: Database, path: Path, config: FetchConfig) -> FeedOutcome:
+    """A local RSS/Atom document (``tracker ingest``): parsed and stored like a fetched
+    feed, under a ``feed-file`` source; an unchanged file is not parsed again."""
+    feed = feed_file_source(db, path)
+    now = dt.datetime.now(dt.timezone.utc)
+    try:
+        with path.open("rb") as handle:
+            content = handle.read(config.max_bytes + 1)
+    except OSError as exc:
+        outcome = FeedOutcome(feed_id=feed.id, url=feed.url, outcome="error", stage="read",
+                              error=f"{type(exc).__name__}: {exc.strerror or exc}")
+        return store_failure(db, feed, None, outcome, config, now)
+    if len(content) > config.max_bytes:
+        outcome = FeedOutcome(feed_id=feed.id, url=feed.url, outcome="error", stage="read",
+                              error=f"file larger than max_bytes={config.max_bytes}")
+        return store_failure(db, feed, None, outcome, config, now)
+    if feed.body_hash == body_hash(content):
+        return store_unchanged(db, feed, None, config, now)
+    return ingest_document(db, feed, content, config=config, fetched_at=now)

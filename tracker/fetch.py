@@ -113,6 +113,24 @@ def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> floa
     return max(0.0, (when - (now or utc_now())).total_seconds())
 
 
+def cache_lifetime_s(headers: dict[str, str]) -> float | None:
+    """Seconds the server says its response stays fresh (``Cache-Control: max-age``)."""
+    for directive in (headers.get("cache-control") or "").split(","):
+        name, _, value = directive.strip().partition("=")
+        if name.lower() in ("max-age", "s-maxage") and value.strip().isdigit():
+            return float(value.strip())
+    return None
+
+
+def next_fetch_minutes(config: FetchConfig, max_age_s: float | None = None,
+                       ttl_minutes: float | None = None) -> float:
+    """Minutes until a healthy feed is fetched again: ``interval_minutes``, or longer
+    when the server (Cache-Control max-age) or the feed (RSS ``<ttl>``) asks for it,
+    capped at ``backoff_max_minutes``."""
+    asked = max((max_age_s or 0) / 60.0, ttl_minutes or 0)
+    return max(config.interval_minutes, min(asked, config.backoff_max_minutes))
+
+
 def backoff_minutes(failures: int, config: FetchConfig, retry_after_s: float | None = None) -> float:
     """Minutes until the next try after ``failures`` consecutive failures (exponential).
 
