@@ -335,3 +335,29 @@ def test_a_stop_request_leaves_the_remaining_feeds_due(db, fast, server):
     assert summary.stopped_early and summary.ok == 0 and not articles(db)
     assert all(f["next_fetch_at"] is None for f in db.query("select * from feeds"))
     assert run_refresh(db, fast).new == 2
+
+
+def test_feed_health_and_fetches_in_datasette(db, fast, server, db_path):
+    import asyncio
+
+    from tracker.serve import build_datasette
+
+    server.routes["/ok"] = Route(rss(ENTRIES))
+    server.routes["/bad"] = Route(b"", status=500)
+    for path in ("/ok", "/bad"):
+        add_feed(db, server.url(path))
+    run_refresh(db, fast)
+    datasette = build_datasette(db_path)
+
+    async def get(path):
+        response = await datasette.client.get(path)
+        assert response.status_code == 200, response.text[:300]
+        return response.json()
+
+    feeds = asyncio.run(get("/tracker/feeds.json?_shape=array"))
+    assert {f["health"] for f in feeds} == {"ok", "failing"}
+    fetches = asyncio.run(get("/tracker/fetches.json?_facet=outcome"))
+    outcomes = {v["value"]: v["count"] for v in fetches["facet_results"]["outcome"]["results"]}
+    assert outcomes == {"ok": 1, "error": 1}
+    errors = asyncio.run(get("/tracker/open_errors.json?_shape=array"))
+    assert [e["input"] for e in errors] == [server.url("/bad")]
