@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from click.testing import CliRunner
 
 from jobs.runner import JOBS, run_job
 from jobs.service import Service, plan_jobs
+from tracker.cli import cli
 from tracker.config import Config, JobSchedule, ScheduleConfig
 from tracker.lock import LockError, ServiceLock
 from tracker.shutdown import clear_stop, request_stop
@@ -386,6 +388,8 @@ def test_sigkill_mid_job_restarts_into_a_consistent_database(tmp_path, db_path):
     stop(process, signal.SIGKILL)
     before = query(db_path, "select count(*) from articles")[0][0]
     assert before < 1500
+    status = CliRunner().invoke(cli, ["status", "--db", str(db_path)]).output
+    assert f"Service: not running (pid {process.pid} ended without a clean stop)" in status
     # The lock died with the process: a restart is not refused.
     code, err = finish(start_tracker(config, db_path, "--once"))
     assert code == 0, err
@@ -455,8 +459,6 @@ def test_systemd_unit_runs_a_valid_tracker_command():
     exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
     argv = shlex.split(exec_start.removeprefix("ExecStart="))
     assert argv[0].endswith("/tracker") and argv[1] == "run"
-    from tracker.cli import cli
-
     # Parses with the real CLI (an unknown option would raise).
     cli.commands["run"].make_context("run", argv[2:])
     assert "KillSignal=SIGTERM" in unit and "TimeoutStopSec=" in unit
@@ -523,10 +525,6 @@ def test_run_serves_datasette_while_jobs_refresh_it(tmp_path, db_path):
 ])
 def test_a_bad_schedule_is_a_one_line_error_before_anything_starts(tmp_path, db_path, schedule,
                                                                   message):
-    from click.testing import CliRunner
-
-    from tracker.cli import cli
-
     config = tmp_path / "bad.toml"
     config.write_text(schedule + "\n")
     result = CliRunner().invoke(cli, ["run", "--no-serve", "--config", str(config),
