@@ -28,6 +28,7 @@ import datetime as dt
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -86,6 +87,12 @@ def configure_logging(level: str = "INFO") -> None:
     # own started/finished lines say more, so its chatter is kept for debug.
     if level.upper() != "DEBUG":
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Model-loading progress bars are not log lines; keep them out of the journal.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
 
 
 def describe(schedule: JobSchedule) -> str:
