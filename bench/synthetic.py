@@ -43,8 +43,10 @@ def _stance_mix(progress: float) -> list[float]:
 
 
 def build_synthetic(db: Database, articles: int, days: int, start: dt.date = dt.date(2021, 1, 1),
-                    seed: int = 7, unrelated_share: float = 0.2, untagged_share: float = 0.05) -> dict:
-    """Write ``articles`` articles over ``days`` days (plus their tags and events)."""
+                    seed: int = 7, unrelated_share: float = 0.2, untagged_share: float = 0.05,
+                    with_events: bool = True) -> dict:
+    """Write ``articles`` articles over ``days`` days (plus their tags, and their
+    events unless ``with_events`` is false: then they wait for the events job)."""
     rng = random.Random(seed)
     source_id = db["sources"].insert(
         {"kind": "files", "location": f"synthetic:{seed}", "name": "synthetic", "enabled": 1}
@@ -83,7 +85,7 @@ def build_synthetic(db: Database, articles: int, days: int, start: dt.date = dt.
                 "published_date": article_day.isoformat(), "date_source": "dateline",
                 "content_hash": hashlib.sha256(text.encode()).hexdigest(), "word_count": len(text.split()),
                 "stance": label, "stance_confidence": scores.get(label) if label in LABELS else None,
-                "event_id": event_id if related else None,
+                "event_id": event_id if related and with_events else None,
                 "ingested_at": f"{article_day.isoformat()}T23:00:00Z",
                 "updated_at": f"{article_day.isoformat()}T23:00:00Z",
             })
@@ -96,7 +98,7 @@ def build_synthetic(db: Database, articles: int, days: int, start: dt.date = dt.
                     "status": "ok", "tagged_at": f"{article_day.isoformat()}T23:30:00Z",
                 })
             members.append(article_id)
-        if related:
+        if related and with_events:
             event_rows.append({"id": event_id, "title": headline, "representative_article_id": members[0]})
             member_rows += [{"event_id": event_id, "article_id": m, "similarity": 0.8,
                              "assigned_at": f"{start.isoformat()}T00:00:00Z"} for m in members]

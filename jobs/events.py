@@ -23,6 +23,8 @@ run a full rebuild by itself, since old links were made under other rules.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import json
@@ -99,20 +101,20 @@ class EmbeddingCache:
         path = resolve_model_path(self.settings.embedding_model)
         return f"{self.settings.embedding_model}@{weights_hash(path)}/lead{self.settings.lead_words}"
 
-    def ensure(self, ids: list[str]) -> tuple[int, bool]:
-        """Embed the articles among ``ids`` whose cached vector is missing or stale.
+    def stale(self) -> set[str]:
+        """Articles whose cached vector is missing, or made from another text or model."""
+        return {row[0] for row in self.db.execute(
+            """select a.id from articles a left join article_embeddings e on e.article_id = a.id
+               where e.article_id is null or e.content_hash is not a.content_hash
+                  or e.model is not ?""", [self.model_key])}
+
+    def ensure(self, stale: list[str]) -> tuple[int, bool]:
+        """Embed the articles ``stale`` (see :meth:`stale`) and cache their vectors.
 
         Returns how many were embedded, and whether all of them were: on a
         shutdown or time limit it stops between batches (what is embedded is
         kept, the next run goes on from there)."""
         model = self.model_key
-        stale = []
-        for chunk in _chunks(ids):
-            stale += [row["id"] for row in self.db.query(
-                f"""select a.id from articles a left join article_embeddings e
-                    on e.article_id = a.id and e.content_hash = a.content_hash and e.model = ?
-                    where a.id in ({_placeholders(chunk)}) and e.article_id is null""",
-                [model, *chunk])]
         done = 0
         for chunk in _chunks(stale, 256):
             if should_stop():
@@ -145,7 +147,31 @@ class EmbeddingCache:
 
 
 def run_events(db: Database, config: Config, rebuild: bool = False, embedder=None) -> EventsSummary:
-    """Bring events up to date with the articles (everything again with ``rebuild``)."""
+    """Bring events up to date with the articles (everything again with ``rebuild``).
+
+    Runs on one database take turns (a `tracker events` while the service's
+    job runs waits for it): each reads the grouping the other may be changing.
+    """
+    with _exclusive(db):
+        return _run_events(db, config, rebuild, embedder)
+
+
+@contextlib.contextmanager
+def _exclusive(db: Database) -> Iterator[None]:
+    """An flock on ``<database>.events.lock``, released however the process ends."""
+    row = db.execute("pragma database_list").fetchone()
+    if not row or not row[2]:  # in-memory database: one process only
+        yield
+        return
+    with open(f"{row[2]}.events.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run_events(db: Database, config: Config, rebuild: bool, embedder) -> EventsSummary:
     settings = config.events
     summary = EventsSummary()
     cache = EmbeddingCache(db, settings, embedder)
@@ -173,9 +199,10 @@ def run_events(db: Database, config: Config, rebuild: bool = False, embedder=Non
     }
     # Members that may no longer be grouped: deleted or now unrelated.
     gone = [aid for aid in members if aid not in eligible]
-    # Changed text: the cached vector (and so every link) is out of date.
-    changed_before = set(_changed(db, list(members.keys() - set(gone)), cache.model_key))
-    summary.embedded, complete = cache.ensure(list(eligible))
+    # Changed text (or model): the cached vector, and so every link, is out of date.
+    stale = cache.stale()
+    changed_before = (stale & members.keys()) - set(gone)
+    summary.embedded, complete = cache.ensure(sorted(stale & eligible.keys()))
     if not complete:
         return summary  # stopped early: grouping needs every vector, next run goes on
 
@@ -248,23 +275,11 @@ def run_events(db: Database, config: Config, rebuild: bool = False, embedder=Non
         # Cached vectors of deleted articles are of no use any more.
         db.execute("delete from article_embeddings where article_id not in (select id from articles)")
         db["event_settings"].upsert({"key": "settings_hash", "value": current_hash}, pk="key")
-
-    stale_stats = new_event_ids | _retagged_events(db)
-    summary.stats_updated = update_event_stats(db, sorted(stale_stats))
+        # In the same transaction: no event is ever visible with stale counts.
+        stale_stats = new_event_ids | _retagged_events(db)
+        summary.stats_updated = update_event_stats(db, sorted(stale_stats))
     summary.events = db.execute("select count(*) from events").fetchone()[0]
     return summary
-
-
-def _changed(db: Database, ids: list[str], model_key: str) -> list[str]:
-    """Grouped articles whose text changed (or whose vector is missing) since they were embedded."""
-    changed = []
-    for chunk in _chunks(ids):
-        changed += [row["id"] for row in db.query(
-            f"""select a.id from articles a left join article_embeddings e on e.article_id = a.id
-                where a.id in ({_placeholders(chunk)})
-                and (e.content_hash is not a.content_hash or e.model is not ?)""",
-            [*chunk, model_key])]
-    return changed
 
 
 def _linked_events(db: Database, cache: EmbeddingCache, settings: EventsConfig,
