@@ -33,7 +33,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.events import (
@@ -77,7 +77,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class ServiceError(Exception):
-    """The service cannot start: bad schedule, port in use, database locked."""
+    """The service cannot start: a bad schedule, the port in use, Datasette failing."""
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -350,7 +350,7 @@ class Service:
 
 
 @contextmanager
-def stop_signals(on_stop: Callable[[str], None] = lambda reason: None) -> Iterator[None]:
+def stop_signals() -> Iterator[None]:
     """SIGTERM / SIGINT ask for a graceful stop; a second one exits at once."""
 
     def handle(signum: int, frame: Any) -> None:
@@ -360,7 +360,6 @@ def stop_signals(on_stop: Callable[[str], None] = lambda reason: None) -> Iterat
             os._exit(1)
         log.info("%s received: finishing the current item, starting no new job", name)
         request_stop(name)
-        on_stop(name)
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -370,14 +369,18 @@ def stop_signals(on_stop: Callable[[str], None] = lambda reason: None) -> Iterat
             signal.signal(sig, handler)
 
 
-def start_datasette(config: Config, host: str, port: int):
-    """Datasette on uvicorn in a thread of its own (returns the server and thread
-    once it listens). In a thread, uvicorn leaves signal handling to us."""
+def start_datasette(config: Config, host: str, port: int) -> tuple[Any, threading.Thread]:
+    """Datasette on uvicorn in a thread of its own: the ``uvicorn.Server`` and its
+    thread, once it listens. In a thread, uvicorn leaves signal handling to us."""
     import uvicorn
+    import yaml
 
     from tracker.serve import build_datasette
 
-    datasette = build_datasette(config.db_path, config.server.metadata)
+    try:
+        datasette = build_datasette(config.db_path, config.server.metadata)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ServiceError(f"cannot load Datasette metadata {config.server.metadata}: {exc}") from exc
     asyncio.run(datasette.invoke_startup())
     debug = logging.getLogger().isEnabledFor(logging.DEBUG)
     server = uvicorn.Server(uvicorn.Config(
