@@ -13,8 +13,7 @@ summary as usual::
 
 ``run_job`` then records the run as ``interrupted`` (shutdown) or ``timeout``
 (time limit) with the reason, instead of ``ok``. A job that never asks simply
-runs to the end. Use :func:`pause` instead of ``time.sleep`` for waits inside a
-job (backoff, politeness delays), so a shutdown does not wait for them.
+runs to the end.
 
 The stop flag is process-wide; the deadline is per thread, because the
 scheduler runs each job in its own worker thread.
@@ -88,15 +87,6 @@ def should_stop() -> bool:
     # Remember that the job saw the answer, so the run is recorded as stopped early.
     _local.notice = notice
     return True
-
-
-def pause(seconds: float) -> bool:
-    """Wait up to ``seconds`` unless a shutdown is requested; returns :func:`should_stop`."""
-    deadline = getattr(_local, "deadline", None)
-    if deadline is not None:
-        seconds = min(seconds, max(0.0, deadline - time.monotonic()))
-    _stop.wait(seconds)
-    return should_stop()
 
 
 @contextmanager
