@@ -63,7 +63,8 @@ VIEWS: dict[str, str] = {
         from sources s
         where s.kind = 'feed'
         order by s.id
-    """,    # --- The timeline (issue 7); example SQL for each is in the README. ---
+    """,
+    # --- The timeline (issue 7); example SQL for each is in the README. ---
     # Events by the day they were first reported, with their stance.
     "timeline": """
         select e.first_date as date, e.id as event_id, e.title, e.article_count,
