@@ -89,6 +89,20 @@ def write_config(tmp_path: Path, paths: list[Path], extra: str = "", **intervals
     return path
 
 
+STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_processes():
+    """A test that fails half-way must not leave a service running behind it."""
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def start_tracker(config: Path, db_path: Path, *args: str) -> subprocess.Popen:
     """``tracker run`` in a process of its own; its log goes to a file (a pipe
     nobody reads could fill up and block a long-running service)."""
@@ -102,6 +116,7 @@ def start_tracker(config: Path, db_path: Path, *args: str) -> subprocess.Popen:
             env={**env, "HF_HUB_OFFLINE": "1"},
         )
     process.log = log
+    STARTED.append(process)
     return process
 
 
