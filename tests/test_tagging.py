@@ -154,6 +154,14 @@ def test_bad_tagger_config_is_a_clear_error(tagger, message):
     assert "\n" not in str(info.value)
 
 
+def test_example_config_shows_the_tagger_defaults():
+    from tracker.config import load_config
+
+    from conftest import ROOT
+
+    assert load_config(str(ROOT / "tracker.example.toml")).tagger == TaggerConfig()
+
+
 def test_batch_size_and_threads_do_not_change_the_tagger_hash():
     base = Config()
     faster = Config(tagger=dataclasses.replace(TaggerConfig(), batch_size=8, threads=1))
@@ -203,6 +211,30 @@ def test_tag_job_is_incremental_and_follows_the_config(db, tiny_config):
 
     # --all re-tags everything.
     assert run_tag(db, tiny_config, retag_all=True).tagged == 5
+
+
+def test_datasette_shows_stance_with_evidence_and_facets(db, db_path, tiny_config):
+    import asyncio
+
+    from tracker.serve import build_datasette
+
+    ingest_seeds(db, tiny_config)
+    run_job(db, tiny_config, "tag")
+    datasette = build_datasette(db_path)
+
+    async def get(path):
+        response = await datasette.client.get(path)
+        assert response.status_code == 200, response.text[:300]
+        return response.json()
+
+    rows = asyncio.run(get("/tracker/article_stance.json?_shape=array"))
+    assert len(rows) == 5
+    for row in rows:
+        assert row["stance"] in LABELS and row["evidence"] and row["title"]
+        assert row["confidence"] is not None and tiny_config.tagger.model in row["model_id"]
+    articles = asyncio.run(get("/tracker/articles.json?_facet=stance"))
+    facet = {v["value"]: v["count"] for v in articles["facet_results"]["stance"]["results"]}
+    assert sum(facet.values()) == 5 and set(facet) <= set(LABELS)
 
 
 def test_identical_texts_are_scored_once_and_failures_are_recorded(db, tiny_config):
@@ -269,6 +301,16 @@ def test_cli_tag_prints_a_summary(db_path, tmp_path, tiny_nli):
     assert "0 to tag: 0 tagged" in again.output
     forced = runner.invoke(cli, ["tag", "--all", "--db", str(db_path), "--config", str(conf)])
     assert "5 to tag: 5 tagged" in forced.output
+
+
+def test_neutral_rules(tiny_nli):
+    scores = {"favor": 0.7, "against": 0.2, "neutral": 0.9}
+    rules = {"hypotheses": 0.9, "fallback": 0.0, "balance": -0.5}
+    for rule, neutral in rules.items():
+        tagger = StanceTagger(TaggerConfig(model=tiny_nli, neutral_rule=rule))
+        assert tagger._apply_neutral_rule(scores)["neutral"] == pytest.approx(neutral)
+        hypotheses = [label for label, _ in tagger._stance_hypotheses()]
+        assert ("neutral" in hypotheses) == (rule == "hypotheses")
 
 
 def test_nli_engine_works_with_any_nli_model(tiny_nli):

@@ -134,7 +134,7 @@ class TaggerConfig:
     )
     aspect_weight: float = 1.0
     # A cheap screen before any model: an article that contains none of these
-    # terms (case-insensitive, at a word start) is unrelated without a model
+    # terms (case-insensitive whole words, plural too) is unrelated without a model
     # pass. Most of a general news stream never mentions the Arctic; an empty
     # list sends every article through the models.
     prefilter_terms: list[str] = field(
@@ -151,6 +151,12 @@ class TaggerConfig:
     nli_score: str = "entailment"
     # Stance is read from this many of the most relevant passages.
     stance_passages: int = 3
+    # How the neutral label is scored: "hypotheses" (its own hypotheses, like the
+    # others), "fallback" (its bias alone: it wins when no other label's
+    # hypotheses are supported) or "balance" (minus the gap between the two
+    # strongest other labels: it wins when neither side clearly leads).
+    neutral_label: str = "neutral"
+    neutral_rule: str = "hypotheses"
     # Calibration added to each label's score before the argmax (chosen on a dev set).
     label_bias: dict[str, float] = field(default_factory=dict)
     # Softness of the stored probabilities (they never change the label).
@@ -169,6 +175,16 @@ class TaggerConfig:
             raise ConfigError(
                 "[tagger] nli_score must be \"entailment\" or \"entailment_vs_contradiction\""
             )
+        if self.neutral_rule not in ("hypotheses", "fallback", "balance"):
+            raise ConfigError(
+                "[tagger] neutral_rule must be \"hypotheses\", \"fallback\" or \"balance\""
+            )
+        if self.neutral_rule != "hypotheses" and self.neutral_label not in self.labels:
+            raise ConfigError(
+                f"[tagger] neutral_label {self.neutral_label!r} is not one of [tagger.labels]"
+            )
+        if self.neutral_rule == "balance" and len(self.labels) < 3:
+            raise ConfigError("[tagger] neutral_rule \"balance\" needs two labels besides neutral")
         if "unrelated" in self.labels:
             raise ConfigError(
                 "[tagger.labels] must not define 'unrelated': irrelevant articles get it"

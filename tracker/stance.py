@@ -21,7 +21,9 @@ How an article is tagged (every step is configured in ``[tagger]``):
    label, the NLI entailment probability of each of its hypotheses (engines
    ``hybrid`` and ``nli``) or the embedding similarity to them (``embedding``),
    averaged over hypotheses and passages, plus a per-label calibration
-   ``label_bias``; the highest wins.
+   ``label_bias``; the highest wins. The neutral label may instead be scored
+   by ``neutral_rule``: ``fallback`` (its bias alone) or ``balance`` (minus the
+   gap between the two strongest other labels: neither side clearly leads).
 
 Nothing here is trained on topic data: the only topic-specific inputs are the
 hypotheses and a handful of thresholds and biases chosen on a dev set.
@@ -285,7 +287,7 @@ class StanceTagger:
         self._tokenizer = self.nli.tokenizer if self.nli else self.embedder.tokenizer
         terms = [t.strip() for t in config.prefilter_terms if t.strip()]
         self._prefilter = re.compile(
-            r"\b(?:" + "|".join(re.escape(t) for t in terms) + ")", re.IGNORECASE
+            r"\b(?:" + "|".join(re.escape(t) for t in terms) + r")(?:s|es)?\b", re.IGNORECASE
         ) if terms else None
         if self.embedder is not None:
             self._topic = self.embedder.encode(config.relevance_hypotheses)
@@ -420,8 +422,24 @@ class StanceTagger:
 
     # -- stance --------------------------------------------------------------------
 
+    def _stance_hypotheses(self) -> list[tuple[str, str]]:
+        """(label, hypothesis) pairs to score; a neutral label not scored by its own
+        hypotheses (neutral_rule fallback/balance) needs no model work."""
+        skip = self.config.neutral_label if self.config.neutral_rule != "hypotheses" else None
+        return [(label, h) for label, hyps in self.config.labels.items() if label != skip
+                for h in hyps]
+
+    def _apply_neutral_rule(self, scores: dict[str, float]) -> dict[str, float]:
+        rule, neutral = self.config.neutral_rule, self.config.neutral_label
+        if rule == "hypotheses":
+            return scores
+        if rule == "fallback":
+            return dict(scores, **{neutral: 0.0})
+        others = sorted((v for k, v in scores.items() if k != neutral), reverse=True)
+        return dict(scores, **{neutral: -(others[0] - others[1])})
+
     def _nli_stance(self, passages: list[str]) -> list[dict[str, float]]:
-        hypotheses = [(label, h) for label, hyps in self.config.labels.items() for h in hyps]
+        hypotheses = self._stance_hypotheses()
         pairs = [(p, h) for p in passages for _, h in hypotheses]
         probs = self.nli.entailment(pairs, self.config.batch_size)[:, self._nli_column]
         probs = probs.reshape(len(passages), len(hypotheses))
@@ -431,13 +449,14 @@ class StanceTagger:
             for (label, _), p in zip(hypotheses, row):
                 per_label[label].append(float(p))
             # A label without hypotheses scores 0: only its bias speaks for it.
-            result.append({label: float(np.mean(v)) if v else 0.0 for label, v in per_label.items()})
+            result.append(self._apply_neutral_rule(
+                {label: float(np.mean(v)) if v else 0.0 for label, v in per_label.items()}))
         return result
 
     def _embedding_stance(self, vectors: np.ndarray) -> list[dict[str, float]]:
         sims = {label: (vectors @ v.T).mean(axis=1) if len(v) else np.zeros(len(vectors))
                 for label, v in self._label_vectors.items()}
-        return [{label: float(sims[label][row]) for label in self.labels}
+        return [self._apply_neutral_rule({label: float(sims[label][row]) for label in self.labels})
                 for row in range(vectors.shape[0])]
 
 
