@@ -155,10 +155,17 @@ def main() -> None:
     parser.add_argument("--model", default=TaggerConfig().model, help="NLI model")
     parser.add_argument("--quantize", action="store_true")
     parser.add_argument("--no-nli-engine", action="store_true", help="skip engine nli (slow)")
+    parser.add_argument("--seeds-in-tune", action="store_true",
+                        help="put the five seed articles in the tune split (default: test)")
     parser.add_argument("--json", dest="json_out", help="write the results here")
     args = parser.parse_args()
 
     examples = load_dev_set()
+    if args.seeds_in_tune:
+        # The seeds are the only full-length real articles: tune on them too
+        # (with the rest of the tune split, never alone).
+        examples = [dataclasses.replace(e, split="tune") if e.kind == "seed" else e
+                    for e in examples]
     tune = [i for i, e in enumerate(examples) if e.split == "tune"]
     test = [i for i, e in enumerate(examples) if e.split == "test"]
     print(f"dev set: {len(examples)} examples ({len(tune)} tune, {len(test)} test)")
@@ -197,10 +204,13 @@ def main() -> None:
             row = probs[row_of[(n, i)]]
             out = {}
             for label in STANCES:
-                hyps = [] if (neutral != "hypotheses" and label == "neutral") else labels[label]
+                hyps = labels[label]
                 out[label] = float(np.mean([row[column[h], score] for h in hyps])) if hyps else 0.0
                 if emb_weight:
                     out[label] += emb_weight * emb[n].stance[emb[n].top.index(i)][label]
+            # As the tagger does: the neutral rule applies after the combination.
+            if neutral == "fallback":
+                out["neutral"] = 0.0
             return balance(out) if neutral == "balance" else out
         return stance_of
 

@@ -90,7 +90,7 @@ class TaggerConfig:
         }
     )
     # Engines "hybrid" and "embedding": the relevance score a passage needs.
-    relevance_threshold: float = 0.55
+    relevance_threshold: float = 0.49
     max_passage_tokens: int = 200
     batch_size: int = 32
     threads: int = 0  # 0 = let torch decide (number of cores)
@@ -146,7 +146,7 @@ class TaggerConfig:
         ]
     )
     # Engine "nli": the entailment probability a passage needs to be relevant.
-    nli_relevance_threshold: float = 0.5
+    nli_relevance_threshold: float = 0.08
     # "entailment" = P(entailment) of 3 classes; "entailment_vs_contradiction" = 2-way.
     nli_score: str = "entailment"
     # Stance is read from this many of the most relevant passages.
@@ -157,8 +157,13 @@ class TaggerConfig:
     # strongest other labels: it wins when neither side clearly leads).
     neutral_label: str = "neutral"
     neutral_rule: str = "hypotheses"
+    # Engine hybrid: add this times the passage's embedding similarity to each
+    # label's hypotheses to its NLI score (0 = NLI alone).
+    stance_embedding_weight: float = 0.0
     # Calibration added to each label's score before the argmax (chosen on a dev set).
-    label_bias: dict[str, float] = field(default_factory=dict)
+    label_bias: dict[str, float] = field(
+        default_factory=lambda: {"favor": -0.04, "against": 0.09, "neutral": 0.19}
+    )
     # Softness of the stored probabilities (they never change the label).
     relevance_temperature: float = 0.05
     stance_temperature: float = 0.1

@@ -387,12 +387,18 @@ class StanceTagger:
 
         # Stance of the relevant passages only, again in shared batches.
         if stance_items:
+            if config.engine != "nli":
+                embedded = self._embedding_scores(
+                    np.stack([vectors[row] for _, _, row in stance_items]))
             if config.engine == "embedding":
-                scores = self._embedding_stance(np.stack([vectors[row] for _, _, row in stance_items]))
+                scores = embedded
             else:
-                scores = self._nli_stance([item.passages[i] for item, i, _ in stance_items])
+                scores = self._nli_scores([item.passages[i] for item, i, _ in stance_items])
+                weight = config.stance_embedding_weight
+                if config.engine == "hybrid" and weight:
+                    scores = [{k: s[k] + weight * e[k] for k in s} for s, e in zip(scores, embedded)]
             for (item, _, _), passage_scores in zip(stance_items, scores):
-                item.stance.append(passage_scores)
+                item.stance.append(self._apply_neutral_rule(passage_scores))
         return results
 
     # -- relevance -----------------------------------------------------------------
@@ -438,7 +444,7 @@ class StanceTagger:
         others = sorted((v for k, v in scores.items() if k != neutral), reverse=True)
         return dict(scores, **{neutral: -(others[0] - others[1])})
 
-    def _nli_stance(self, passages: list[str]) -> list[dict[str, float]]:
+    def _nli_scores(self, passages: list[str]) -> list[dict[str, float]]:
         hypotheses = self._stance_hypotheses()
         pairs = [(p, h) for p in passages for _, h in hypotheses]
         probs = self.nli.entailment(pairs, self.config.batch_size)[:, self._nli_column]
@@ -449,14 +455,13 @@ class StanceTagger:
             for (label, _), p in zip(hypotheses, row):
                 per_label[label].append(float(p))
             # A label without hypotheses scores 0: only its bias speaks for it.
-            result.append(self._apply_neutral_rule(
-                {label: float(np.mean(v)) if v else 0.0 for label, v in per_label.items()}))
+            result.append({label: float(np.mean(v)) if v else 0.0 for label, v in per_label.items()})
         return result
 
-    def _embedding_stance(self, vectors: np.ndarray) -> list[dict[str, float]]:
+    def _embedding_scores(self, vectors: np.ndarray) -> list[dict[str, float]]:
         sims = {label: (vectors @ v.T).mean(axis=1) if len(v) else np.zeros(len(vectors))
                 for label, v in self._label_vectors.items()}
-        return [self._apply_neutral_rule({label: float(sims[label][row]) for label in self.labels})
+        return [{label: float(sims[label][row]) for label in self.labels}
                 for row in range(vectors.shape[0])]
 
 
