@@ -195,37 +195,6 @@ def initial(db: Database) -> None:
     db["ingest_errors"].create_index(["input", "stage"], unique=True)
 
 
-@migrations(name="0005_service")
-def service(db: Database) -> None:
-    # Written by the running `tracker run` so that `tracker status` and
-    # Datasette can show when each job runs next.
-    db["schedule"].create(
-        {
-            "job": str,
-            "schedule": str,  # "every 15 min" or "cron 17 3 * * *"
-            "timezone": str,
-            "enabled": int,
-            "timeout_minutes": float,
-            "next_run_at": str,  # UTC ISO 8601; NULL when disabled
-            "updated_at": str,
-        },
-        pk="job",
-    )
-    # One row (id 1): the service process, while it runs and after it stopped.
-    db["service_state"].create(
-        {
-            "id": int,
-            "pid": int,
-            "state": str,  # running / stopped
-            "started_at": str,
-            "stopped_at": str,
-            "serving": str,  # Datasette URL, or NULL with --no-serve
-            "note": str,  # why it stopped (SIGTERM, Ctrl-C, an error)
-        },
-        pk="id",
-    )
-
-
 @migrations(name="0002_feeds")
 def feeds(db: Database) -> None:
     # Feed health beyond what 0001 had: the feed's own title and site, when it
@@ -242,6 +211,17 @@ def feeds(db: Database) -> None:
     # Cross-feed dedupe looks articles up by canonical link.
     db["articles"].create_index(["url"])
     db["articles"].create_index(["guid"])
+
+
+@migrations(name="0003_tagging")
+def tagging(db: Database) -> None:
+    # Every label's score (JSON, so another topic's labels fit too), the
+    # unrelated score beside the per-label columns of 0001, and how many
+    # passages the article was split into.
+    db["stance_tags"].add_column("score_unrelated", float)
+    db["stance_tags"].add_column("scores", str)
+    db["stance_tags"].add_column("passages", int)
+    db["stance_tags"].create_index(["status"])
 
 
 @migrations(name="0004_events")
@@ -273,12 +253,32 @@ def events(db: Database) -> None:
     db["events"].enable_fts(["title", "evidence"], create_triggers=True, tokenize="porter")
 
 
-@migrations(name="0003_tagging")
-def tagging(db: Database) -> None:
-    # Every label's score (JSON, so another topic's labels fit too), the
-    # unrelated score beside the per-label columns of 0001, and how many
-    # passages the article was split into.
-    db["stance_tags"].add_column("score_unrelated", float)
-    db["stance_tags"].add_column("scores", str)
-    db["stance_tags"].add_column("passages", int)
-    db["stance_tags"].create_index(["status"])
+@migrations(name="0005_service")
+def service(db: Database) -> None:
+    # Written by the running `tracker run` so that `tracker status` and
+    # Datasette can show when each job runs next.
+    db["schedule"].create(
+        {
+            "job": str,
+            "schedule": str,  # "every 15 min" or "cron 17 3 * * *"
+            "timezone": str,
+            "enabled": int,
+            "timeout_minutes": float,
+            "next_run_at": str,  # UTC ISO 8601; NULL when disabled
+            "updated_at": str,
+        },
+        pk="job",
+    )
+    # One row (id 1): the service process, while it runs and after it stopped.
+    db["service_state"].create(
+        {
+            "id": int,
+            "pid": int,
+            "state": str,  # running / stopped
+            "started_at": str,
+            "stopped_at": str,
+            "serving": str,  # Datasette URL, or NULL with --no-serve
+            "note": str,  # why it stopped (SIGTERM, Ctrl-C, an error)
+        },
+        pk="id",
+    )
