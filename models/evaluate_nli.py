@@ -41,13 +41,8 @@ from transformers import AutoModel, AutoModelForSequenceClassification, AutoToke
 REPO = Path(__file__).resolve().parents[1]
 DATA = (REPO / ".." / "shared" / "data").resolve()
 STANCE = ["favor", "against", "none"]
-SEMEVAL_TARGET_TEXT = {
-    "abortion": "legal abortion",
-    "atheism": "atheism",
-    "feminist": "the feminist movement",
-    "climate": "action against climate change",
-    "hillary": "Hillary Clinton",
-}
+# Same readable target names as training (this script runs from models/, beside it).
+from train_nli import SEMEVAL_TARGET_TEXT  # noqa: E402
 HELDOUT_TARGETS = ["climate", "hillary"]
 CALIB_TARGETS = ["abortion", "atheism", "feminist"]
 NLI_PRO = "The author is in favor of {t}."
