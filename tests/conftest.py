@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from pathlib import Path
@@ -32,6 +33,17 @@ def db(db_path: Path):
 @pytest.fixture
 def config(db_path: Path) -> Config:
     return Config(db_path=str(db_path), ingest_paths=[str(SEEDS)])
+
+
+def datasette_json(datasette, path: str):
+    """GET ``path`` from an in-process Datasette; assert 200 and return the JSON."""
+
+    async def fetch():
+        return await datasette.client.get(path)
+
+    response = asyncio.run(fetch())
+    assert response.status_code == 200, (path, response.text[:500])
+    return response.json()
 
 
 def free_port() -> int:

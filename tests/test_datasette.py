@@ -1,4 +1,3 @@
-import asyncio
 import os
 import subprocess
 import sys
@@ -6,32 +5,23 @@ import sys
 from jobs.ingest import run_ingest
 from tracker.serve import build_datasette
 
-from conftest import ROOT, free_port, wait_for_http
-
-
-def get_json(datasette, path):
-    async def fetch():
-        response = await datasette.client.get(path)
-        assert response.status_code == 200, (path, response.text[:300])
-        return response.json()
-
-    return asyncio.run(fetch())
+from conftest import ROOT, datasette_json, free_port, wait_for_http
 
 
 def test_datasette_shows_the_seed_articles(db, config, db_path):
     run_ingest(db, config)
     datasette = build_datasette(db_path)
-    rows = get_json(datasette, "/tracker/articles.json?_shape=array")
+    rows = datasette_json(datasette, "/tracker/articles.json?_shape=array")
     assert len(rows) == 5
     assert {"title", "outlet", "published", "published_date", "text"} <= set(rows[0])
-    found = get_json(datasette, "/tracker/articles.json?_search=Dmitriev&_shape=array")
+    found = datasette_json(datasette, "/tracker/articles.json?_search=Dmitriev&_shape=array")
     assert len(found) == 4
     # Newest first by default, and the metadata reached the instance.
-    table = get_json(datasette, "/tracker/articles.json")
+    table = datasette_json(datasette, "/tracker/articles.json")
     assert "sorted by published descending" in table["human_description_en"]
     published = [row[table["columns"].index("published")] for row in table["rows"]]
     assert published[0] == "2025-02-27T00:00:00Z" and published[-1] is None
-    meta = get_json(datasette, "/-/metadata.json")
+    meta = datasette_json(datasette, "/-/metadata.json")
     assert meta["title"] == "Arctic stance tracker"
 
 
@@ -41,7 +31,7 @@ def test_metadata_follows_the_database_name(tmp_path, config):
     other = tmp_path / "elsewhere.db"
     run_ingest(open_db(other), config)
     datasette = build_datasette(other)
-    table = get_json(datasette, "/elsewhere/articles.json")
+    table = datasette_json(datasette, "/elsewhere/articles.json")
     assert "sorted by published descending" in table["human_description_en"]
     assert {"stance", "outlet", "published_date"} <= set(table["facet_results"])
 

@@ -11,6 +11,7 @@ from tracker.config import FeedConfig
 from tracker.feeds import add_feed, get_feed, set_enabled
 from tracker.timeutil import to_iso
 
+from conftest import datasette_json
 from feedserver import FeedServer, Route, fast_fetch_config, rss
 
 ENTRIES = [
@@ -338,8 +339,6 @@ def test_a_stop_request_leaves_the_remaining_feeds_due(db, fast, server):
 
 
 def test_feed_health_and_fetches_in_datasette(db, fast, server, db_path):
-    import asyncio
-
     from tracker.serve import build_datasette
 
     server.routes["/ok"] = Route(rss(ENTRIES))
@@ -349,15 +348,10 @@ def test_feed_health_and_fetches_in_datasette(db, fast, server, db_path):
     run_refresh(db, fast)
     datasette = build_datasette(db_path)
 
-    async def get(path):
-        response = await datasette.client.get(path)
-        assert response.status_code == 200, response.text[:300]
-        return response.json()
-
-    feeds = asyncio.run(get("/tracker/feeds.json?_shape=array"))
+    feeds = datasette_json(datasette, "/tracker/feeds.json?_shape=array")
     assert {f["health"] for f in feeds} == {"ok", "failing"}
-    fetches = asyncio.run(get("/tracker/fetches.json?_facet=outcome"))
+    fetches = datasette_json(datasette, "/tracker/fetches.json?_facet=outcome")
     outcomes = {v["value"]: v["count"] for v in fetches["facet_results"]["outcome"]["results"]}
     assert outcomes == {"ok": 1, "error": 1}
-    errors = asyncio.run(get("/tracker/open_errors.json?_shape=array"))
+    errors = datasette_json(datasette, "/tracker/open_errors.json?_shape=array")
     assert [e["input"] for e in errors] == [server.url("/bad")]

@@ -26,7 +26,7 @@ from tracker.evaluate import compute_metrics, read_labelled_file, EvalFileError
 from tracker.passages import split_passages, split_sentences
 from tracker.stance import StanceTagger
 
-from conftest import SEEDS
+from conftest import SEEDS, datasette_json
 
 LABELS = ["favor", "against", "neutral", "unrelated"]
 OFF_TOPIC = (
@@ -214,25 +214,18 @@ def test_tag_job_is_incremental_and_follows_the_config(db, tiny_config):
 
 
 def test_datasette_shows_stance_with_evidence_and_facets(db, db_path, tiny_config):
-    import asyncio
-
     from tracker.serve import build_datasette
 
     ingest_seeds(db, tiny_config)
     run_job(db, tiny_config, "tag")
     datasette = build_datasette(db_path)
 
-    async def get(path):
-        response = await datasette.client.get(path)
-        assert response.status_code == 200, response.text[:300]
-        return response.json()
-
-    rows = asyncio.run(get("/tracker/article_stance.json?_shape=array"))
+    rows = datasette_json(datasette, "/tracker/article_stance.json?_shape=array")
     assert len(rows) == 5
     for row in rows:
         assert row["stance"] in LABELS and row["evidence"] and row["title"]
         assert row["confidence"] is not None and tiny_config.tagger.model in row["model_id"]
-    articles = asyncio.run(get("/tracker/articles.json?_facet=stance"))
+    articles = datasette_json(datasette, "/tracker/articles.json?_facet=stance")
     facet = {v["value"]: v["count"] for v in articles["facet_results"]["stance"]["results"]}
     assert sum(facet.values()) == 5 and set(facet) <= set(LABELS)
 

@@ -13,6 +13,8 @@ from tracker.articles import Article, save_articles
 from tracker.serve import build_datasette, load_metadata
 from tracker_db import open_db
 
+from conftest import datasette_json as get
+
 # id, date, title, outlet, stance, event
 ROWS = [
     ("a1", "2025-02-26", "Alpha pact on Arctic shipping", "North Wire", "favor", 1),
@@ -56,15 +58,6 @@ def make_timeline_db(path):
 @pytest.fixture
 def timeline_db(tmp_path):
     return make_timeline_db(tmp_path / "tracker.db")
-
-
-def get(datasette, path):
-    async def fetch():
-        return await datasette.client.get(path)
-
-    response = asyncio.run(fetch())
-    assert response.status_code == 200, (path, response.text[:500])
-    return response.json()
 
 
 def pick(rows, *keys):
