@@ -7,7 +7,6 @@ run in ``job_runs`` whether it is called by the scheduler, the CLI or a test.
 
 from __future__ import annotations
 
-from dataclasses import asdict, is_dataclass
 from typing import Any, Callable
 
 from sqlite_utils import Database
@@ -45,7 +44,7 @@ def run_job(db: Database, config: Config, name: str, trigger: str = "cli", *,
     function = JOBS[name]
     with record_job(db, name, trigger) as run, job_scope(timeout_minutes):
         summary = function(db, config, **kwargs)
-        run.counts = asdict(summary) if is_dataclass(summary) else (summary or {})
+        run.counts = summary or {}
         if getattr(summary, "failed", 0):
             run.status = "partial"
         notice = stopped_early()

@@ -19,7 +19,7 @@ from tracker.timeutil import utc_now_iso
 class JobRun:
     id: int
     job: str
-    counts: dict[str, Any] = field(default_factory=dict)
+    counts: Any = field(default_factory=dict)  # a dict or a summary dataclass
     status: str = "ok"
     # Why a run that did not raise still did not finish (e.g. its time limit).
     note: str | None = None
@@ -29,8 +29,8 @@ class JobRun:
 def record_job(db: Database, job: str, trigger: str = "cli") -> Iterator[JobRun]:
     """Record a job run: a ``running`` row first, then its outcome and counts.
 
-    The body may set ``run.counts`` (or return a summary dataclass through
-    ``run.counts = asdict(summary)``) and ``run.status = "partial"`` when some
+    The body may set ``run.counts`` (a dict, or the job's summary dataclass,
+    stored as JSON either way) and ``run.status = "partial"`` when some
     inputs failed, with ``run.note`` saying why when it is not an exception.
     An exception marks the run ``error`` and is re-raised;
     Ctrl-C / SystemExit mark it ``interrupted``.
