@@ -27,21 +27,18 @@ import gzip
 import json
 import os
 import random
-import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
 
 from devset import LABELS, ROOT, load_dev_set, read_shared_off_topic
 from tracker.config import TaggerConfig
-from tracker.embeddings import resolve_model_path
-from tracker.evaluate import compute_metrics
-from tracker.stance import StanceTagger
+from tracker.analysis.models import resolve_model_path
+from tracker.analysis.evaluate import compute_metrics
+from tracker.analysis.stance import StanceTagger
 
 SHARED_NLI = ROOT.parent / "shared" / "data" / "nli" / "vania2020.jsonl.gz"
 NAIVE_LABELS = {

@@ -58,7 +58,7 @@ def read_shared_off_topic(n: int, seed: int = 7) -> list[str]:
 
 
 def load_dev_set(shared_off_topic: int = 40, seeds: bool = True) -> list[DevExample]:
-    from tracker.textfiles import parse_text_file
+    from tracker.sources.textfiles import parse_text_file
 
     examples = []
     for line in DEV_FILE.read_text(encoding="utf-8").splitlines():

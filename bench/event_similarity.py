@@ -17,20 +17,18 @@ from __future__ import annotations
 
 import itertools
 import re
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from jobs.ingest import run_ingest  # noqa: E402
-from tracker.config import Config  # noqa: E402
-from tracker.embeddings import get_embedder  # noqa: E402
-from tracker.events import grouping_text  # noqa: E402
-from tracker_db import open_db  # noqa: E402
+from jobs.ingest import run_ingest
+from tracker.config import Config
+from tracker.analysis.models import get_embedder
+from tracker.analysis.events import grouping_text
+from tracker_db import open_db
 
 
 def main() -> None:

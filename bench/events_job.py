@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,15 +24,13 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from synthetic import build_synthetic  # noqa: E402
-from jobs.events import EmbeddingCache, run_events  # noqa: E402
-from tracker.config import Config  # noqa: E402
-from tracker.embeddings import get_embedder  # noqa: E402
-from tracker.events import grouping_text  # noqa: E402
-from tracker_db import open_db  # noqa: E402
+from tracker.testing.synthetic import build_synthetic
+from jobs.events import embedding_model_key, run_events
+from tracker.config import Config
+from tracker.analysis.models import get_embedder
+from tracker.analysis.events import grouping_text
+from tracker_db import open_db
 
 DIMS = 384
 
@@ -63,7 +60,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         db = open_db(Path(folder) / "tracker.db")
         build_synthetic(db, args.articles, days=5 * 365)
-        model_key = EmbeddingCache(db, config.events).model_key
+        model_key = embedding_model_key(config.events)
         fake_vectors(db, model_key, rng)
 
         started = time.perf_counter()

@@ -21,20 +21,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # the loopback feed server used by the tests
 
-from feedserver import FeedServer, Route, rss  # noqa: E402
+from tracker.testing.feedserver import FeedServer, Route, rss
 
-from jobs.refresh import run_refresh  # noqa: E402
-from tracker.config import Config, FetchConfig  # noqa: E402
-from tracker.feeds import add_feed  # noqa: E402
-from tracker_db import open_db  # noqa: E402
+from jobs.refresh import run_refresh
+from tracker.config import Config, FetchConfig
+from tracker.feeds import add_feed
+from tracker_db import open_db
 
 PARAGRAPH = ("<p>Officials from the United States and Russia met again to discuss Arctic "
              "shipping, fisheries and search-and-rescue cooperation along the Northern Sea "

@@ -19,21 +19,18 @@ import argparse
 import asyncio
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from datasette_dashboards import replace_opts_in_query  # noqa: E402
+from datasette_dashboards import replace_opts_in_query
 
-from synthetic import build_synthetic  # noqa: E402
-from tracker.serve import build_datasette, load_metadata  # noqa: E402
-from tracker_db import open_db  # noqa: E402
+from tracker.testing.synthetic import build_synthetic
+from tracker.publish import build_datasette, load_metadata
+from tracker_db import open_db
 
 INDEXES_0004 = [
     "idx_articles_published_date_stance",

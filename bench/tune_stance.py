@@ -21,20 +21,18 @@ import dataclasses
 import itertools
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 
 from devset import LABELS, load_dev_set
 from tracker.config import TaggerConfig
-from tracker.evaluate import compute_metrics
-from tracker.stance import PassageAnalysis, StanceTag, StanceTagger, decide
+from tracker.analysis.evaluate import compute_metrics
+from tracker.analysis.stance import PassageAnalysis, StanceTag, StanceTagger, decide
 
 STANCES = LABELS[:3]
 TOPIC = "cooperation between the United States and Russia in the Arctic"

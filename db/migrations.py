@@ -282,3 +282,10 @@ def service(db: Database) -> None:
         },
         pk="id",
     )
+
+
+@migrations(name="0006_errors")
+def errors(db: Database) -> None:
+    # Failures of every stage (read, parse, fetch, fulltext, store, config, tag)
+    # live here, not only ingest's: the table's name now says so.
+    db.rename_table("ingest_errors", "errors")

@@ -33,7 +33,7 @@ VIEWS: dict[str, str] = {
     # Inputs that are failing now (not yet resolved by a later success).
     "open_errors": """
         select input, stage, reason, first_seen, last_seen, occurrences
-        from ingest_errors
+        from errors
         where resolved_at is null
         order by last_seen desc
     """,

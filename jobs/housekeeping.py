@@ -17,6 +17,9 @@ from sqlite_utils import Database
 
 from tracker.config import Config
 from tracker.shutdown import should_stop
+from tracker.store import maintenance
+from tracker.store.feeds import delete_old_fetches
+from tracker.store.runs import delete_old_job_runs
 from tracker.timeutil import to_iso, utc_now
 
 
@@ -34,45 +37,19 @@ def _cutoff(days: float) -> str:
     return to_iso(utc_now() - dt.timedelta(days=days))
 
 
-def delete_old_fetches(db: Database, keep_days: float) -> int:
-    if not db["fetches"].exists():
-        return 0
-    with db.atomic():
-        return db.execute("delete from fetches where started_at < ?",
-                          [_cutoff(keep_days)]).rowcount
-
-
-def delete_old_job_runs(db: Database, keep_days: float) -> int:
-    # Never the latest run of a job, and never a run that is still going.
-    with db.atomic():
-        return db.execute(
-            """
-            delete from job_runs
-            where started_at < ? and status != 'running'
-              and id not in (select max(id) from job_runs group by job)
-            """,
-            [_cutoff(keep_days)],
-        ).rowcount
-
-
 def run_housekeeping(db: Database, config: Config) -> HousekeepingSummary:
     """Optimize FTS indexes, delete old fetches and job runs, checkpoint the WAL."""
     summary = HousekeepingSummary()
-    for table in db.tables:
+    for table in maintenance.fts_tables(db):
         if should_stop():
             return summary
-        fts = table.detect_fts()
-        # db.tables lists the FTS table itself too; optimize each index once.
-        if fts and fts not in summary.fts_optimized:
-            table.optimize()
-            summary.fts_optimized.append(fts)
+        summary.fts_optimized.append(maintenance.optimize_fts(table))
     if should_stop():
         return summary
-    summary.fetches_deleted = delete_old_fetches(db, config.housekeeping.keep_fetches_days)
-    summary.job_runs_deleted = delete_old_job_runs(db, config.housekeeping.keep_job_runs_days)
+    summary.fetches_deleted = delete_old_fetches(db, _cutoff(config.housekeeping.keep_fetches_days))
+    summary.job_runs_deleted = delete_old_job_runs(
+        db, _cutoff(config.housekeeping.keep_job_runs_days))
     if should_stop():
         return summary
-    busy, _log_pages, checkpointed = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    summary.wal_checkpoint_busy, summary.wal_pages_checkpointed = busy, checkpointed
-    db.execute("PRAGMA optimize")
+    summary.wal_checkpoint_busy, summary.wal_pages_checkpointed = maintenance.checkpoint_wal(db)
     return summary

@@ -1,4 +1,9 @@
-"""Job: ingest local text files (``seeds/`` by default) into ``articles``."""
+"""Job: ingest local files (``seeds/`` by default) into ``articles``.
+
+Plain-text articles are parsed by :mod:`tracker.sources.textfiles`; saved
+RSS/Atom documents (``.xml``, ``.rss``, ``.atom``, ``.rdf``) are stored like
+fetched feeds under a ``feed-file`` source, never fetched.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,14 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from tracker.articles import save_articles
 from tracker.config import Config
-from tracker.errors import record_error, resolve_error
-from tracker.feeds import FEED_FILE_SUFFIXES, find_feed_files
-from tracker.feedstore import ingest_feed_file
+from tracker.errors import Stage, describe
 from tracker.shutdown import should_stop
-from tracker.textfiles import find_text_files, parse_text_file
-from tracker.timeutil import utc_now_iso
+from tracker.sources.files import find_feed_files, find_text_files, is_feed_file
+from tracker.sources.textfiles import parse_text_file
+from tracker.store.articles import files_source, save_articles
+from tracker.store.errors import record_error, resolve_error
+from tracker.store.feeds import ingest_feed_file
 
 
 @dataclass
@@ -34,39 +39,29 @@ class IngestSummary:
         )
 
 
-def ensure_files_source(db: Database, location: Path) -> int:
-    key = str(location.resolve())
-    existing = next(db["sources"].rows_where("location = ?", [key], limit=1), None)
-    if existing:
-        return existing["id"]
-    return db["sources"].insert(
-        {"kind": "files", "location": key, "name": location.name or key,
-         "enabled": 1, "created_at": utc_now_iso()}
-    ).last_pk
-
-
 def run_ingest(db: Database, config: Config, paths: list[str] | None = None) -> IngestSummary:
     """Ingest every text file under ``paths`` (default: ``config.ingest_paths``).
 
-    A file that cannot be read or parsed is recorded in ``ingest_errors`` and
-    the others still ingest. Each file is saved in its own transaction, and
-    the job stops between files when ``should_stop()`` says so.
+    A file that cannot be read or parsed is recorded in ``errors`` and the
+    others still ingest. Each file is saved in its own transaction, and the
+    job stops between files when ``should_stop()`` says so.
     """
     summary = IngestSummary()
     for raw_path in paths if paths is not None else config.ingest_paths:
         root = Path(raw_path)
         if not root.exists():
             summary.missing_paths.append(raw_path)
-            record_error(db, str(root), "read", "path does not exist")
+            record_error(db, str(root), Stage.READ, "path does not exist")
             continue
-        resolve_error(db, str(root), "read")
-        source_id = ensure_files_source(db, root)
+        resolve_error(db, str(root), Stage.READ)
+        location = str(root.resolve())
+        source_id = files_source(db, location, root.name or location)
         for file in find_text_files(root) + find_feed_files(root):
             # Between files: a shutdown or the time limit stops here, the rest next run.
             if should_stop():
                 return summary
             summary.files += 1
-            if file.suffix.lower() in FEED_FILE_SUFFIXES:  # a saved RSS/Atom document
+            if is_feed_file(file):  # a saved RSS/Atom document
                 outcome = ingest_feed_file(db, file, config.fetch)
                 summary.failed += outcome.outcome == "error"
                 summary.new += outcome.new
@@ -78,12 +73,12 @@ def run_ingest(db: Database, config: Config, paths: list[str] | None = None) -> 
                 article = parse_text_file(file)
             except (OSError, ValueError) as exc:
                 summary.failed += 1
-                record_error(db, input_name, "parse", f"{type(exc).__name__}: {exc}")
+                record_error(db, input_name, Stage.PARSE, describe(exc))
                 continue
             article.source_id = source_id
             result = save_articles(db, [article])
             summary.new += result.new
             summary.updated += result.updated
             summary.unchanged += result.unchanged
-            resolve_error(db, input_name, "parse")
+            resolve_error(db, input_name, Stage.PARSE)
     return summary

@@ -1,9 +1,9 @@
 """Job: fetch every feed that is due and store its new and changed entries.
 
-Network and storage are apart: :class:`tracker.fetch.Fetcher` runs up to
+Network and storage are apart: :class:`tracker.sources.fetch.Fetcher` runs up to
 ``[fetch] concurrency`` requests at once on its own thread, and this thread
 (which owns the SQLite connection) stores each feed as its response arrives,
-in one transaction per feed (:mod:`tracker.feedstore`). A feed that fails --
+in one transaction per feed (:mod:`tracker.store.feeds`). A feed that fails --
 timeout, HTTP error, oversized or garbage body, even a bug -- is recorded with
 its reason and backed off; the other feeds still ingest.
 """
@@ -11,22 +11,21 @@ its reason and backed off; the other feeds still ingest.
 from __future__ import annotations
 
 import concurrent.futures
-import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
-from tracker.articles import Article
 from tracker.config import Config
-from tracker.errors import record_error, resolve_error
-from tracker.feeds import Feed, due_feeds, get_feed, sync_config_feeds
-from tracker.feedstore import (
-    FeedOutcome, body_hash, ingest_document, pages_fetched, record_fetch, store_failure,
-    store_unchanged,
-)
-from tracker.fetch import PAGE_ACCEPT, FetchRequest, FetchResult, Fetcher
-from tracker.fulltext import extract_page_text
+from tracker.domain import Article, Feed
+from tracker.errors import Stage, describe
+from tracker.feeds import sync_config_feeds
 from tracker.shutdown import should_stop
+from tracker.sources.fetch import PAGE_ACCEPT, FetchRequest, FetchResult, Fetcher
+from tracker.store.errors import record_error, resolve_error
+from tracker.store.feeds import (
+    FeedOutcome, article_text, body_hash, due_feeds, get_feed, ingest_document, pages_fetched,
+    record_fetch, store_failure, store_unchanged,
+)
 from tracker.timeutil import utc_now
 
 
@@ -80,7 +79,7 @@ def run_refresh(db: Database, config: Config, feeds: list[str] | None = None,
     for url, reason in sync.invalid:
         summary.failed += 1
         summary.failures.append(f"{url}: config: {reason}")
-        record_error(db, url, "fetch", reason)
+        record_error(db, url, Stage.CONFIG, reason)
     now = utc_now()
     if feeds:
         selected = [feed for feed in (get_feed(db, f) for f in feeds) if feed.enabled]
@@ -105,8 +104,8 @@ def run_refresh(db: Database, config: Config, feeds: list[str] | None = None,
                 outcome = store_result(db, config, fetcher, feed, result, summary)
             except Exception as exc:  # noqa: BLE001 - a bug for one feed must not stop the rest
                 outcome = FeedOutcome(feed_id=feed.id, url=feed.url, outcome="error",
-                                      stage="fetch" if result is None else "store",
-                                      error=f"{type(exc).__name__}: {exc}")
+                                      stage=Stage.FETCH if result is None else Stage.STORE,
+                                      error=describe(exc))
                 store_failure(db, feed, result, outcome, config.fetch, utc_now())
             summary.add(outcome)
     return summary
@@ -117,7 +116,7 @@ def store_result(db: Database, config: Config, fetcher: Fetcher, feed: Feed,
     """Store one feed's fetch result; see :mod:`tracker.feedstore` for the rules."""
     now = utc_now()
     if result.outcome == "error":
-        outcome = FeedOutcome(feed_id=feed.id, url=feed.url, outcome="error", stage="fetch",
+        outcome = FeedOutcome(feed_id=feed.id, url=feed.url, outcome="error", stage=Stage.FETCH,
                               error=result.error, status_code=result.status_code)
         return store_failure(db, feed, result, outcome, config.fetch, now)
     # A byte-identical body is skipped too (for servers without ETag/Last-Modified),
@@ -150,9 +149,9 @@ def fetch_full_text(db: Database, config: Config, fetcher: Fetcher, feed: Feed,
         if article.url not in done:
             todo.append(article)
             continue
-        stored = next(db["articles"].rows_where("id = ?", [article.id], limit=1), None)
-        if stored is not None and len(stored["text"]) > len(article.text):
-            article.text = stored["text"]
+        stored = article_text(db, article.id)
+        if stored is not None and len(stored) > len(article.text):
+            article.text = stored
     todo = todo[: config.fetch.full_text_max_pages]
     futures = [(a, fetcher.submit(FetchRequest(a.url, accept=PAGE_ACCEPT))) for a in todo]
     stop = False
@@ -166,6 +165,8 @@ def fetch_full_text(db: Database, config: Config, fetcher: Fetcher, feed: Feed,
                               status_code=result.status_code, error=result.error)
         summary.pages += 1
         if result.outcome == "ok":
+            from tracker.sources.fulltext import extract_page_text  # trafilatura: only when needed
+
             text = extract_page_text(result.content, result.final_url or article.url)
             if text and len(text) > len(article.text):
                 article.text = text
@@ -177,6 +178,6 @@ def fetch_full_text(db: Database, config: Config, fetcher: Fetcher, feed: Feed,
         with db.atomic():
             record_fetch(db, feed, result, outcome, kind="page", url=article.url)
             if result.outcome == "ok":
-                resolve_error(db, article.url, "fulltext")
+                resolve_error(db, article.url, Stage.FULLTEXT)
             else:
-                record_error(db, article.url, "fulltext", result.error or "fetch failed")
+                record_error(db, article.url, Stage.FULLTEXT, result.error or "fetch failed")

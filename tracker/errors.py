@@ -1,42 +1,92 @@
-"""Inputs that failed (a file, a feed, an article to tag), kept with the reason.
+"""The tracker's errors: one root, one way to describe a failure, named stages.
 
-One row per (input, stage): a failure seen again bumps ``occurrences`` and
-``last_seen``; a later success sets ``resolved_at`` so the ``open_errors``
-view shows only what is failing now.
+Every error a user can cause or meet (a bad config, an unreachable model, a
+feed that is not a feed) is a :class:`TrackerError` whose message is one line
+that says what and why. The CLI turns any of them into a one-line message in
+one place (``tracker.cli``); jobs record them per input in the ``errors``
+table with a :class:`Stage`. Importable without torch or any other heavy
+dependency.
 """
 
 from __future__ import annotations
 
-from sqlite_utils import Database
-
-from tracker.timeutil import utc_now_iso
-
-
-def record_error(db: Database, input: str, stage: str, reason: str) -> None:
-    now = utc_now_iso()
-    reason = reason.strip() or "unknown error"
-    with db.atomic():
-        db.execute(
-            """
-            insert into ingest_errors (input, stage, reason, first_seen, last_seen, occurrences)
-            values (?, ?, ?, ?, ?, 1)
-            on conflict (input, stage) do update set
-                reason = excluded.reason,
-                last_seen = excluded.last_seen,
-                occurrences = case when ingest_errors.resolved_at is null
-                                   then ingest_errors.occurrences + 1 else 1 end,
-                first_seen = case when ingest_errors.resolved_at is null
-                                  then ingest_errors.first_seen else excluded.first_seen end,
-                resolved_at = null
-            """,
-            [input, stage, reason, now, now],
-        )
+import enum
+import os
 
 
-def resolve_error(db: Database, input: str, stage: str) -> None:
-    """Mark an earlier failure of ``input`` at ``stage`` as resolved (no-op if none)."""
-    db.execute(
-        "update ingest_errors set resolved_at = ? "
-        "where input = ? and stage = ? and resolved_at is null",
-        [utc_now_iso(), input, stage],
-    )
+class TrackerError(Exception):
+    """Something the user can act on; ``str(exc)`` is a one-line reason."""
+
+
+class ConfigError(TrackerError):
+    """The configuration file is missing, unreadable or has a bad value."""
+
+
+class ModelError(TrackerError):
+    """A model could not be found or loaded; the message says which and why."""
+
+
+class InvalidURL(TrackerError, ValueError):
+    """A feed or page URL that may not be fetched (scheme, credentials, address)."""
+
+
+class FeedNotFound(TrackerError, LookupError):
+    """No feed with that URL or id."""
+
+
+class OPMLError(TrackerError, ValueError):
+    """The OPML file cannot be read or is not OPML."""
+
+
+class FeedParseError(TrackerError, ValueError):
+    """The bytes are not an RSS/Atom feed."""
+
+
+class TextFileError(TrackerError, ValueError):
+    """A text file that cannot be turned into an article."""
+
+
+class EvalFileError(TrackerError, ValueError):
+    """A labelled file is missing or a line is not a usable example."""
+
+
+class LockError(TrackerError):
+    """Another process holds the lock."""
+
+
+class ServiceError(TrackerError):
+    """The service cannot start: a bad schedule, the port in use, Datasette failing."""
+
+
+class Stage(str, enum.Enum):
+    """Where an input failed; the ``stage`` column of the ``errors`` table."""
+
+    READ = "read"  # a file or folder could not be read
+    PARSE = "parse"  # a file or feed document is not what it should be
+    FETCH = "fetch"  # a feed could not be fetched
+    FULLTEXT = "fulltext"  # a linked page of a full_text feed could not be fetched
+    STORE = "store"  # the database refused a write
+    CONFIG = "config"  # a configured input is invalid (e.g. a feed URL)
+    TAG = "tag"  # an article could not be tagged
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def describe(exc: BaseException) -> str:
+    """One line for the error tables and logs: ``Type: first line of the message``.
+
+    A :class:`TrackerError` is already written for users and keeps its text
+    alone. Absolute paths of this machine are left out (the full detail goes
+    to the log, not to a published table).
+    """
+    lines = str(exc).strip().splitlines()
+    message = lines[0] if lines else ""
+    if isinstance(exc, TrackerError):
+        text = message or type(exc).__name__
+    else:
+        text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    home = os.path.expanduser("~")
+    if home and home != "/":
+        text = text.replace(home, "~")
+    return text

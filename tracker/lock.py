@@ -1,19 +1,52 @@
-"""One ``tracker run`` per database: an exclusive lock on ``<database>.lock``.
+"""File locks on a database: one ``tracker run`` per database, and runs that take turns.
 
-``fcntl.flock`` is held for the life of the process and released by the
-operating system however the process ends (even ``kill -9``), so a stale lock
-file never blocks a restart. The file keeps the holder's pid for the message.
+``fcntl.flock`` is held until released, and released by the operating system
+however the process ends (even ``kill -9``), so a stale lock file never
+blocks a restart.
+
+* :class:`ServiceLock` -- ``<database>.lock``, non-blocking: a second
+  ``tracker run`` is refused; the file keeps the holder's pid for the message.
+* :func:`take_turns` -- ``<database>.<name>.lock``, blocking: runs of one job
+  on one database (the service's and a CLI's) wait for each other.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from pathlib import Path
+from typing import Iterator
+
+from tracker.errors import LockError
 
 
-class LockError(Exception):
-    """Another process holds the lock."""
+def process_alive(pid: int | None) -> bool:
+    """Whether a process with this pid exists (on this machine)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def take_turns(db_file: str | None, name: str) -> Iterator[None]:
+    """Hold ``<db_file>.<name>.lock`` exclusively (waiting for it); no-op for an
+    in-memory database (``db_file`` empty: one process only)."""
+    if not db_file:
+        yield
+        return
+    with open(f"{db_file}.{name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def lock_path_for(db_path: str | Path) -> Path:

@@ -1,4 +1,4 @@
-"""What ``tracker status`` reports: counts and the latest run of each job."""
+"""What ``tracker status`` reports: counts, open errors, the service and each job's runs."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
-from tracker.jobruns import process_alive
-
-COUNTED_TABLES = ["sources", "articles", "stance_tags", "events", "fetches", "job_runs"]
+from tracker.store import maintenance, runs
+from tracker.store.errors import open_error_count
+from tracker.store.stance_tags import label_counts
 
 
 @dataclass
@@ -24,35 +24,14 @@ class Status:
 
 
 def read_status(db: Database) -> Status:
-    status = Status()
-    for table in COUNTED_TABLES:
-        status.counts[table] = db[table].count if db[table].exists() else 0
-    status.open_errors = db.execute(
-        "select count(*) from ingest_errors where resolved_at is null"
-    ).fetchone()[0]
-    status.stance = {
-        row["label"] or "error": row["n"]
-        for row in db.query("select label, count(*) as n from stance_tags group by label")
-    }
-    status.last_runs = list(
-        db.query(
-            """
-            select job, status, started_at, finished_at, duration_s, counts, error
-            from job_runs where id in (select max(id) from job_runs group by job)
-            order by job
-            """
-        )
+    return Status(
+        counts=maintenance.table_counts(db),
+        open_errors=open_error_count(db),
+        stance=label_counts(db),
+        last_runs=runs.last_runs(db),
+        service=runs.service_state(db),
+        schedule=runs.schedule_rows(db),
     )
-    if db["service_state"].exists():
-        status.service = next(db.query("select * from service_state where id = 1"), None)
-        if status.service is not None:
-            status.service["alive"] = (status.service["state"] == "running"
-                                       and process_alive(status.service["pid"]))
-    if db["schedule"].exists():
-        status.schedule = list(db.query(
-            "select job, schedule, timezone, enabled, timeout_minutes, next_run_at "
-            "from schedule order by job"))
-    return status
 
 
 def service_line(status: Status) -> str:

@@ -1,0 +1,78 @@
+"""tracker.analysis.stance: the tagger's rules on a tiny model, and the shipped model on
+real texts (loaded once per session)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tracker.analysis.stance import StanceTagger, get_tagger
+from tracker.config import TaggerConfig
+from tracker.errors import ModelError
+from tracker.sources.files import find_text_files
+from tracker.sources.textfiles import parse_text_file
+from tracker.testing import SEEDS
+
+LABELS = ["favor", "against", "neutral", "unrelated"]
+OFF_TOPIC = (
+    "The football club announced the signing of a young striker from Portugal on a "
+    "five-year contract, and the manager said he would play on Saturday."
+)
+
+
+def test_a_model_without_entailment_label_is_rejected(tmp_path, tiny_nli):
+    folder = tmp_path / "sentiment"
+    shutil.copytree(tiny_nli, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["id2label"] = {"0": "negative", "1": "neutral", "2": "positive"}
+    config["label2id"] = {"negative": 0, "neutral": 1, "positive": 2}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match="is not an NLI model"):
+        StanceTagger(TaggerConfig(model=str(folder)))
+
+
+def test_neutral_rules(tiny_nli):
+    scores = {"favor": 0.7, "against": 0.2, "neutral": 0.9}
+    rules = {"hypotheses": 0.9, "fallback": 0.0, "balance": -0.5}
+    for rule, neutral in rules.items():
+        tagger = StanceTagger(TaggerConfig(model=tiny_nli, neutral_rule=rule))
+        assert tagger._apply_neutral_rule(scores)["neutral"] == pytest.approx(neutral)
+        hypotheses = [label for label, _ in tagger._stance_hypotheses()]
+        assert ("neutral" in hypotheses) == (rule == "hypotheses")
+
+
+def test_nli_engine_works_with_any_nli_model(tiny_nli):
+    tagger = StanceTagger(TaggerConfig(model=tiny_nli, engine="nli"))
+    tags = tagger.tag_texts([("Arctic talks", "US and Russian officials met."), (None, OFF_TOPIC)])
+    assert all(t.status == "ok" and t.label in LABELS for t in tags)
+
+
+# -- the real default model ---------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def default_tagger():
+    return get_tagger(TaggerConfig())
+
+
+def test_default_model_finds_every_seed_relevant(default_tagger):
+    articles = [parse_text_file(f) for f in find_text_files(SEEDS)]
+    assert len(articles) == 5
+    tags = default_tagger.tag_texts([(a.title, a.text) for a in articles])
+    for article, tag in zip(articles, tags):
+        assert tag.label in ("favor", "against", "neutral"), (article.title, tag)
+        assert tag.evidence and tag.evidence in " ".join(default_tagger.passages(article.title, article.text))
+
+
+@pytest.mark.parametrize("title, text", [
+    ("Transfer news", OFF_TOPIC),
+    ("Sea ice", "Arctic sea ice reached its smallest winter maximum on record this year, "
+                "scientists said, warning that the trend is accelerating."),
+    ("Prisoner swap", "The United States and Russia carried out a prisoner swap in Abu Dhabi "
+                      "on Thursday, exchanging an American teacher for a Russian hacker."),
+])
+def test_default_model_tags_unrelated_texts_unrelated(default_tagger, title, text):
+    tag = default_tagger.tag_texts([(title, text)])[0]
+    assert tag.label == "unrelated", tag

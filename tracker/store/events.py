@@ -1,0 +1,247 @@
+"""``events``, ``event_articles``, ``article_embeddings`` and ``event_settings``.
+
+The events job (``jobs/events.py``) reads the current grouping and cached
+vectors through these functions, regroups with :mod:`tracker.analysis.events`
+and writes the result back with :func:`write_grouping`, in one transaction
+that also refreshes the stance statistics of every touched event.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+from sqlite_utils import Database
+
+from tracker.analysis.events import Event, majority_stance
+from tracker.store.articles import chunks, placeholders, titles
+from tracker.timeutil import utc_now_iso
+
+# -- the grouping as it stands ---------------------------------------------------------
+
+
+def settings_hash(db: Database) -> str | None:
+    """The hash of the ``[events]`` settings the current grouping was made with."""
+    row = db.execute("select value from event_settings where key = 'settings_hash'").fetchone()
+    return row[0] if row else None
+
+
+def has_grouping(db: Database) -> bool:
+    return db.execute("select 1 from event_articles limit 1").fetchone() is not None
+
+
+def eligible_articles(db: Database) -> dict[str, dict]:
+    """Every article not tagged ``unrelated`` (untagged ones included), with its event."""
+    return {
+        row["id"]: row
+        for row in db.query(
+            """select a.id, a.published, a.content_hash, ea.event_id, ea.assigned_at
+               from articles a
+               left join stance_tags t on t.article_id = a.id
+               left join event_articles ea on ea.article_id = a.id
+               where coalesce(t.label, a.stance, '') != 'unrelated'"""
+        )
+    }
+
+
+def memberships(db: Database) -> dict[str, dict]:
+    """``article_id -> {event_id, assigned_at}`` of every grouped article."""
+    return {row["article_id"]: row
+            for row in db.query("select article_id, event_id, assigned_at from event_articles")}
+
+
+def member_ids(db: Database, event_ids: Iterable[int]) -> set[str]:
+    found: set[str] = set()
+    for chunk in chunks(sorted(e for e in event_ids if e is not None)):
+        found |= {row["article_id"] for row in db.query(
+            f"select article_id from event_articles where event_id in ({placeholders(chunk)})",
+            chunk)}
+    return found
+
+
+def grouped_between(db: Database, start_iso: str, end_iso: str) -> list[dict]:
+    """Grouped articles published in ``[start_iso, end_iso]``: id, event, date."""
+    return list(db.query(
+        """select ea.article_id, ea.event_id, a.published from event_articles ea
+           join articles a on a.id = ea.article_id where a.published >= ? and a.published <= ?""",
+        [start_iso, end_iso]))
+
+
+def grouped_undated(db: Database) -> list[dict]:
+    return list(db.query(
+        """select ea.article_id, ea.event_id, a.published from event_articles ea
+           join articles a on a.id = ea.article_id where a.published is null"""))
+
+
+def grouped_in_chunks(db: Database) -> Iterable[list[dict]]:
+    """Every grouped article, a chunk at a time."""
+    everyone = [row[0] for row in db.execute("select article_id from event_articles")]
+    for chunk in chunks(everyone):
+        yield list(db.query(
+            f"""select ea.article_id, ea.event_id, a.published from event_articles ea
+                join articles a on a.id = ea.article_id
+                where ea.article_id in ({placeholders(chunk)})""", chunk))
+
+
+def next_event_id(db: Database) -> int:
+    return (db.execute("select max(id) from events").fetchone()[0] or 0) + 1
+
+
+def event_count(db: Database) -> int:
+    return db.execute("select count(*) from events").fetchone()[0]
+
+
+# -- cached headline+lead vectors ------------------------------------------------------
+
+
+def stale_embeddings(db: Database, model_key: str) -> set[str]:
+    """Articles whose cached vector is missing, or made from another text or model."""
+    return {row[0] for row in db.execute(
+        """select a.id from articles a left join article_embeddings e on e.article_id = a.id
+           where e.article_id is null or e.content_hash is not a.content_hash
+              or e.model is not ?""", [model_key])}
+
+
+def save_embeddings(db: Database, rows: list[dict], vectors: np.ndarray, model_key: str) -> None:
+    """Cache one vector per article row (``id``, ``content_hash``) in one transaction."""
+    now = utc_now_iso()
+    with db.atomic():
+        db["article_embeddings"].upsert_all(
+            ({"article_id": r["id"], "content_hash": r["content_hash"], "model": model_key,
+              "dims": int(v.shape[0]), "vector": v.astype(np.float32).tobytes(),
+              "embedded_at": now} for r, v in zip(rows, vectors)),
+            pk="article_id",
+        )
+
+
+def load_vectors(db: Database, ids: Iterable[str]) -> dict[str, np.ndarray]:
+    found = {}
+    for chunk in chunks(list(ids)):
+        for row in db.query(
+            f"select article_id, vector from article_embeddings "
+            f"where article_id in ({placeholders(chunk)})", chunk,
+        ):
+            found[row["article_id"]] = np.frombuffer(row["vector"], dtype=np.float32)
+    return found
+
+
+# -- writing a regrouping ------------------------------------------------------------
+
+
+def write_grouping(db: Database, events: list[Event], *, memberships_before: dict[str, dict],
+                   regrouped: set[str], gone: list[str], changed: set[str],
+                   deleted_events: set[int], settings_hash_value: str) -> int:
+    """Replace the grouping of ``regrouped`` articles (and drop ``gone`` ones) by ``events``.
+
+    One transaction: memberships, event rows, ``articles.event_id``, deleted
+    events, the vector cache of deleted articles, the settings hash and the
+    statistics of every new or retagged event -- no event is ever visible with
+    stale counts. Returns how many events' statistics were rewritten.
+    """
+    now = utc_now_iso()
+    with db.atomic():
+        for chunk in chunks(sorted(regrouped | set(gone))):
+            db.execute(f"delete from event_articles where article_id in ({placeholders(chunk)})",
+                       chunk)
+        names = titles(db, [e.representative_article_id for e in events])
+        db["events"].upsert_all(
+            ({"id": e.id, "title": names[e.representative_article_id],
+              "representative_article_id": e.representative_article_id, "updated_at": now}
+             for e in events),
+            pk="id",
+        )
+        rows = []
+        for event in events:
+            for aid in event.article_ids:
+                before = memberships_before.get(aid)
+                kept = before is not None and before["event_id"] == event.id and aid not in changed
+                similarity = event.similarity.get(aid)
+                rows.append({"event_id": event.id, "article_id": aid,
+                             "similarity": None if similarity is None else round(similarity, 4),
+                             "assigned_at": before["assigned_at"] if kept else now})
+        db["event_articles"].insert_all(rows, pk="article_id")
+        for event in events:
+            for chunk in chunks(event.article_ids):
+                db.execute(
+                    f"""update articles set event_id = ? where id in ({placeholders(chunk)})
+                        and event_id is not ?""",
+                    [event.id, *chunk, event.id])
+        for chunk in chunks(gone):
+            db.execute(f"""update articles set event_id = null
+                           where id in ({placeholders(chunk)}) and event_id is not null""", chunk)
+        for chunk in chunks(sorted(deleted_events)):
+            db.execute(f"delete from events where id in ({placeholders(chunk)})", chunk)
+        # Cached vectors of deleted articles are of no use any more.
+        db.execute("delete from article_embeddings where article_id not in (select id from articles)")
+        db["event_settings"].upsert({"key": "settings_hash", "value": settings_hash_value},
+                                    pk="key")
+        stale_stats = {event.id for event in events} | retagged_events(db)
+        return update_event_stats(db, sorted(stale_stats))
+
+
+def retagged_events(db: Database) -> set[int]:
+    """Events with an article tagged or changed since the event row was written."""
+    return {row[0] for row in db.execute(
+        """select distinct ea.event_id from event_articles ea
+           join events e on e.id = ea.event_id
+           join articles a on a.id = ea.article_id
+           left join stance_tags t on t.article_id = ea.article_id
+           where e.updated_at is null or t.tagged_at >= e.updated_at or a.updated_at >= e.updated_at"""
+    )}
+
+
+STATS_SQL = """
+select ea.event_id as id,
+       count(*) as article_count,
+       -- an article whose outlet is unknown counts as an outlet of its own
+       count(distinct coalesce(a.outlet, a.id)) as outlet_count,
+       count(case when coalesce(t.label, a.stance) = 'favor' then 1 end) as favor,
+       count(case when coalesce(t.label, a.stance) = 'against' then 1 end) as against,
+       count(case when coalesce(t.label, a.stance) = 'neutral' then 1 end) as neutral,
+       count(case when coalesce(t.label, a.stance) = 'unrelated' then 1 end) as unrelated,
+       avg(case when t.label is not null then t.score_favor end) as mean_favor,
+       avg(case when t.label is not null then t.score_against end) as mean_against,
+       avg(case when t.label is not null then t.score_neutral end) as mean_neutral,
+       coalesce(min(a.published), min(a.ingested_at)) as first_seen,
+       coalesce(max(a.published), max(a.ingested_at)) as last_seen
+from event_articles ea
+join articles a on a.id = ea.article_id
+left join stance_tags t on t.article_id = ea.article_id
+where ea.event_id in ({ids})
+group by ea.event_id
+"""
+
+
+def update_event_stats(db: Database, event_ids: list[int]) -> int:
+    """Recompute counts, dates, stance and evidence of ``event_ids`` from their articles
+    and stance tags (stance counts are 0 while nothing is tagged)."""
+    now = utc_now_iso()
+    updated = 0
+    with db.atomic():
+        for chunk in chunks(event_ids):
+            for row in list(db.query(STATS_SQL.format(ids=placeholders(chunk)), chunk)):
+                row = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+                row["stance"] = majority_stance(row["favor"], row["against"], row["neutral"])
+                row["first_date"] = row["first_seen"][:10] if row["first_seen"] else None
+                row["evidence"] = _evidence(db, row["id"], row["stance"])
+                row["updated_at"] = now
+                db["events"].update(row["id"], row)
+                updated += 1
+    return updated
+
+
+def _evidence(db: Database, event_id: int, stance: str | None) -> str | None:
+    """The evidence passage of the most confident tag agreeing with the event's stance
+    (for a mixed or untagged event: the representative article's, if any)."""
+    if stance in ("favor", "against", "neutral"):
+        row = db.execute(
+            """select t.evidence from event_articles ea join stance_tags t on t.article_id = ea.article_id
+               where ea.event_id = ? and t.label = ? and t.evidence is not null
+               order by t.confidence desc, ea.article_id limit 1""",
+            [event_id, stance]).fetchone()
+        if row:
+            return row[0]
+    row = db.execute(
+        """select t.evidence from events e join stance_tags t on t.article_id = e.representative_article_id
+           where e.id = ?""", [event_id]).fetchone()
+    return row[0] if row else None
