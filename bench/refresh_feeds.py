@@ -85,10 +85,11 @@ def main() -> None:
     changed_per_round = max(1, int(args.feeds * args.changed))
     with tempfile.TemporaryDirectory() as tmp, FeedServer() as server:
         db = open_db(Path(tmp) / "bench.db")
+        # The feed server is on loopback: private addresses allowed, as in a test.
+        fetch = FetchConfig(concurrency=args.concurrency, allow_private_addresses=True)
         for feed in range(args.feeds):
             serve_version(server, feed, 0, args.entries)
-            add_feed(db, server.url(f"/feed/{feed}"))
-        fetch = FetchConfig(concurrency=args.concurrency)
+            add_feed(db, server.url(f"/feed/{feed}"), fetch=fetch)
         config = Config(db_path=str(Path(tmp) / "bench.db"), fetch=fetch)
         cold, summary, _ = timed_refresh(db, config)
         assert summary.failed == 0, summary.failures

@@ -7,6 +7,7 @@ fetched feeds under a ``feed-file`` source, never fetched.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from sqlite_utils import Database
 from tracker.config import Config
 from tracker.errors import Stage, describe
 from tracker.shutdown import should_stop
-from tracker.sources.files import find_feed_files, find_text_files, is_feed_file
+from tracker.sources.files import printable, walk_inputs
 from tracker.sources.textfiles import parse_text_file
 from tracker.store.articles import files_source, save_articles
 from tracker.store.errors import record_error, resolve_error
@@ -49,36 +50,40 @@ def run_ingest(db: Database, config: Config, paths: list[str] | None = None) -> 
     summary = IngestSummary()
     for raw_path in paths if paths is not None else config.ingest_paths:
         root = Path(raw_path)
-        if not root.exists():
+        if not os.path.lexists(root):
             summary.missing_paths.append(raw_path)
-            record_error(db, str(root), Stage.READ, "path does not exist")
+            record_error(db, printable(raw_path), Stage.READ, "path does not exist")
             continue
-        resolve_error(db, str(root), Stage.READ)
-        location = str(root.resolve())
-        source_id = files_source(db, location, root.name or location)
-        for file in find_text_files(root) + find_feed_files(root):
+        resolve_error(db, printable(raw_path), Stage.READ)
+        location = printable(str(root.resolve()))
+        source_id = files_source(db, location, printable(root.name) or location)
+        walk = walk_inputs(root, raw_path)
+        for problem in walk.problems:
+            summary.failed += 1
+            record_error(db, problem.name, Stage.READ, problem.reason)
+        for file in walk.files:
             # Between files: a shutdown or the time limit stops here, the rest next run.
             if should_stop():
                 return summary
             summary.files += 1
-            if is_feed_file(file):  # a saved RSS/Atom document
-                outcome = ingest_feed_file(db, file, config.fetch)
+            resolve_error(db, file.name, Stage.READ)
+            if file.kind == "feed":  # a saved RSS/Atom document
+                outcome = ingest_feed_file(db, file.path, config.fetch)
                 summary.failed += outcome.outcome == "error"
                 summary.new += outcome.new
                 summary.updated += outcome.updated
                 summary.unchanged += outcome.unchanged + outcome.duplicates
                 continue
-            input_name = str(file.resolve())
             try:
-                article = parse_text_file(file)
+                article = parse_text_file(file.path)
             except (OSError, ValueError) as exc:
                 summary.failed += 1
-                record_error(db, input_name, Stage.PARSE, describe(exc))
+                record_error(db, file.name, Stage.PARSE, describe(exc))
                 continue
             article.source_id = source_id
             result = save_articles(db, [article])
             summary.new += result.new
             summary.updated += result.updated
             summary.unchanged += result.unchanged
-            resolve_error(db, input_name, Stage.PARSE)
+            resolve_error(db, file.name, Stage.PARSE)
     return summary

@@ -75,7 +75,7 @@ def run_refresh(db: Database, config: Config, feeds: list[str] | None = None,
     feeds: requests still in flight are cancelled and those feeds stay due.
     """
     summary = RefreshSummary()
-    sync = sync_config_feeds(db, config.feeds)
+    sync = sync_config_feeds(db, config.feeds, config.fetch)
     for url, reason in sync.invalid:
         summary.failed += 1
         summary.failures.append(f"{url}: config: {reason}")

@@ -10,38 +10,43 @@ is called by the scheduler, the CLI or a test.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from sqlite_utils import Database
-
-from jobs.events import run_events
-from jobs.housekeeping import run_housekeeping
-from jobs.ingest import run_ingest
-from jobs.refresh import run_refresh
-from jobs.tag import run_tag
 from tracker.config import Config, JobSchedule
 from tracker.errors import ConfigError
 from tracker.shutdown import job_scope, stop_requested, stopped_early
-from tracker.store.runs import record_job
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 JobFunction = Callable[..., Any]
 
 
 @dataclass(frozen=True)
 class Job:
-    run: JobFunction
+    # "module:function", imported when the job first runs: the registry is cheap to
+    # import, so `tracker --help` does not load every job's libraries (torch among them).
+    target: str | JobFunction
     schedule: JobSchedule  # the default; [schedule.<job>] overrides it
+
+    @property
+    def run(self) -> JobFunction:
+        if callable(self.target):
+            return self.target
+        module, _, name = self.target.partition(":")
+        return getattr(importlib.import_module(module), name)
 
 
 JOBS: dict[str, Job] = {
-    "ingest": Job(run_ingest, JobSchedule(interval_minutes=15)),
-    "refresh": Job(run_refresh, JobSchedule(interval_minutes=30)),
-    "tag": Job(run_tag, JobSchedule(interval_minutes=10)),
+    "ingest": Job("jobs.ingest:run_ingest", JobSchedule(interval_minutes=15)),
+    "refresh": Job("jobs.refresh:run_refresh", JobSchedule(interval_minutes=30)),
+    "tag": Job("jobs.tag:run_tag", JobSchedule(interval_minutes=10)),
     # After tagging: events leave out articles tagged unrelated.
-    "events": Job(run_events, JobSchedule(interval_minutes=15)),
+    "events": Job("jobs.events:run_events", JobSchedule(interval_minutes=15)),
     # Keep housekeeping last: it tidies up after the jobs above.
-    "housekeeping": Job(run_housekeeping, JobSchedule(cron="17 3 * * *")),
+    "housekeeping": Job("jobs.housekeeping:run_housekeeping", JobSchedule(cron="17 3 * * *")),
 }
 
 
@@ -65,7 +70,7 @@ def job_schedules(config: Config) -> dict[str, JobSchedule]:
     return schedules
 
 
-def run_job(db: Database, config: Config, name: str, trigger: str = "cli", *,
+def run_job(db: "Database", config: Config, name: str, trigger: str = "cli", *,
             timeout_minutes: float | None = None, **kwargs) -> Any:
     """Run job ``name`` once and record it; returns the job's summary.
 
@@ -73,6 +78,8 @@ def run_job(db: Database, config: Config, name: str, trigger: str = "cli", *,
     a job that then sees ``should_stop()`` is recorded as ``timeout``, and one
     stopped by a shutdown as ``interrupted``, each with the reason.
     """
+    from tracker.store.runs import record_job
+
     function = JOBS[name].run
     with record_job(db, name, trigger) as run, job_scope(timeout_minutes):
         summary = function(db, config, **kwargs)
@@ -85,7 +92,7 @@ def run_job(db: Database, config: Config, name: str, trigger: str = "cli", *,
     return summary
 
 
-def run_all_once(db: Database, config: Config, trigger: str = "once") -> dict[str, Any]:
+def run_all_once(db: "Database", config: Config, trigger: str = "once") -> dict[str, Any]:
     """Every enabled job once, in dependency order, each within its time limit; a
     failing job is recorded and the rest still run; none starts after a stop request."""
     results: dict[str, Any] = {}

@@ -345,14 +345,10 @@ def start_datasette(config: Config, host: str, port: int) -> tuple[Any, threadin
     """Datasette on uvicorn in a thread of its own: the ``uvicorn.Server`` and its
     thread, once it listens. In a thread, uvicorn leaves signal handling to us."""
     import uvicorn
-    import yaml
 
     from tracker.publish import build_datasette
 
-    try:
-        datasette = build_datasette(config.db_path, config.server.metadata)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ServiceError(f"cannot load Datasette metadata {config.server.metadata}: {exc}") from exc
+    datasette = build_datasette(config.db_path, config.server.metadata, public=config.server.public)
     asyncio.run(datasette.invoke_startup())
     debug = logging.getLogger().isEnabledFor(logging.DEBUG)
     server = uvicorn.Server(uvicorn.Config(

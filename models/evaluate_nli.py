@@ -240,7 +240,7 @@ def stance_report(scores, gold, bias):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=str(REPO / "models" / "tracker-nli-minilm-l6"))
+    ap.add_argument("--model", default=str(REPO / "tracker" / "weights" / "tracker-nli-minilm-l6"))
     ap.add_argument("--base", default=None, help="base model folder for the embedding baseline")
     ap.add_argument("--limit", type=int, default=None,
                     help="subsample every evaluation set to at most this many rows (fixed seed)")

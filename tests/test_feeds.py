@@ -27,7 +27,8 @@ def invoke(db_path, *args):
 @pytest.fixture
 def fast_config(tmp_path):
     path = tmp_path / "tracker.toml"
-    path.write_text("[fetch]\nconnect_timeout = 1.0\nread_timeout = 0.5\ntotal_timeout = 1.5\n")
+    path.write_text("[fetch]\nconnect_timeout = 1.0\nread_timeout = 0.5\ntotal_timeout = 1.5\n"
+                    "allow_private_addresses = true\n")
     return str(path)
 
 
@@ -86,8 +87,11 @@ def test_refresh_command(db_path, fast_config):
     with FeedServer() as server:
         server.routes["/feed"] = Route(rss([{"title": "One", "link": "https://a.org/1"}]))
         server.routes["/down"] = Route(b"", status=503)
-        invoke(db_path, "feeds", "add", server.url("/feed"))
-        invoke(db_path, "feeds", "add", server.url("/down"))
+        refused = invoke(db_path, "feeds", "add", server.url("/feed"))
+        assert refused.exit_code == 1
+        assert refused.output.startswith("Error: refused to connect to 127.0.0.1: loopback address")
+        invoke(db_path, "feeds", "add", server.url("/feed"), "--config", fast_config)
+        invoke(db_path, "feeds", "add", server.url("/down"), "--config", fast_config)
         result = invoke(db_path, "refresh", "--config", fast_config)
         assert result.exit_code == 0, result.output
         assert "2 feeds: 1 fetched, 0 not modified, 1 failed; entries: 1 new" in result.output

@@ -1,3 +1,4 @@
+import os
 import shutil
 from pathlib import Path
 
@@ -59,3 +60,91 @@ def test_fts_finds_dmitriev(db, config):
     found = {Path(r["path"]).name[:3] for r in db["articles"].search("Dmitriev")}
     assert found == {"000", "001", "002", "004"}
     assert not list(db["articles"].search("zebra"))
+
+
+# -- odd folders: every entry ingested or recorded, never a traceback or a stuck job ----
+
+
+# The five seeds, the non-UTF-8 name and the deep file; root also reads the locked folder.
+READABLE = 8 if os.geteuid() == 0 else 7
+
+
+def remove_deep(folder: Path) -> None:
+    """Delete the 1,200-level tree bottom-up without recursion (shutil.rmtree, and so
+    pytest's own clean-up of old temporary folders, would hit the recursion limit)."""
+    levels = [folder / "d"]
+    while (levels[-1] / "d").is_dir():
+        levels.append(levels[-1] / "d")
+    for level in reversed(levels):
+        for child in level.iterdir():
+            if not child.is_dir():
+                child.unlink()
+        level.rmdir()
+
+
+def hostile_folder(tmp_path: Path) -> Path:
+    """Seeds plus every kind of entry the hardening issue found trouble with."""
+    folder = tmp_path / "odd"
+    shutil.copytree(SEEDS, folder)
+    raw = os.fsencode(folder)
+    # A name that is not UTF-8, sorted before the seeds: it used to stop everything after it.
+    with open(raw + b"/0\xff\xfe-latin.txt", "wb") as handle:
+        handle.write("Arctic caf\xe9 headline here now\n\nUS and Russian officials met.".encode("cp1252"))
+    (folder / "dangling.txt").symlink_to(folder / "no-such-target.txt")
+    (folder / "self.txt").symlink_to(folder / "self.txt")  # a file link loop
+    (folder / "loop").mkdir()
+    (folder / "loop" / "back").symlink_to(folder)  # a folder link loop
+    os.mkfifo(folder / "pipe.txt")
+    locked = folder / "locked"
+    locked.mkdir()
+    (locked / "secret.txt").write_text("Hidden headline about the Arctic\n\nBody.")
+    locked.chmod(0)
+    deep = folder
+    for _ in range(1200):  # deeper than Python's recursion limit
+        deep = deep / "d"
+        deep.mkdir()
+    (deep / "deep.txt").write_text("A deep headline about the Arctic\n\nAnd its body text here.")
+    return folder
+
+
+def test_odd_entries_are_recorded_and_the_files_after_them_still_ingest(db, config, tmp_path):
+    folder = hostile_folder(tmp_path)
+    try:
+        summary = run_job(db, config, "ingest", paths=[str(folder)])
+        titles = {r["title"] for r in db.query("select title from articles")}
+        assert "Arctic café headline here now" in titles  # the non-UTF-8 name, read
+        assert "A deep headline about the Arctic" in titles  # 1,200 levels down
+        assert summary.new == READABLE
+        reasons = {r["input"].rsplit("/", 1)[-1]: r["reason"] for r in db["errors"].rows}
+        assert reasons["dangling.txt"] == "dangling symbolic link (its target does not exist)"
+        assert reasons["self.txt"] == "symbolic link loop"
+        assert reasons["back"].startswith("symbolic link loop")
+        assert reasons["pipe.txt"] == "not a regular file: a named pipe"
+        if os.geteuid() != 0:  # root reads any folder
+            assert reasons["locked"].startswith("cannot read the folder: Permission denied")
+        assert any(r["path"] and "\\xff\\xfe" in r["path"] for r in db["articles"].rows)
+        run = next(db.query("select status, error from job_runs order by id desc limit 1"))
+        assert run["status"] == "partial" and run["error"] is None
+        # Again: nothing new, and the same problems are the same rows (not one per run).
+        errors_before = db["errors"].count
+        again = run_job(db, config, "ingest", paths=[str(folder)])
+        assert again.new == 0 and db["errors"].count == errors_before
+        assert {r["occurrences"] for r in db["errors"].rows} == {2}
+    finally:
+        (folder / "locked").chmod(0o755)
+        remove_deep(folder)
+
+
+def test_cli_ingest_of_an_odd_folder_is_not_a_traceback(db_path, tmp_path):
+    from click.testing import CliRunner
+
+    from tracker.cli import cli
+
+    folder = hostile_folder(tmp_path)
+    try:
+        result = CliRunner().invoke(cli, ["ingest", str(folder), "--db", str(db_path)])
+        assert result.exit_code == 0 and "Traceback" not in result.output
+        assert f"{READABLE} new" in result.output
+    finally:
+        (folder / "locked").chmod(0o755)
+        remove_deep(folder)

@@ -7,7 +7,7 @@ import pytest
 
 from jobs.refresh import run_refresh
 from jobs.runner import run_job
-from tracker.config import FeedConfig
+from tracker.config import FeedConfig, FetchConfig
 from tracker.feeds import add_feed, set_enabled
 from tracker.store.feeds import get_feed
 from tracker.timeutil import to_iso
@@ -30,6 +30,11 @@ PAGE = ("<html><head><title>Page</title></head><body><nav>Home | World | Arctic<
         + "</article><footer>Copyright 2025</footer></body></html>").encode()
 
 
+def add(db, url: str, **options):
+    """Add a feed on the loopback test server (private addresses allowed, as in the config)."""
+    return add_feed(db, url, fetch=FetchConfig(allow_private_addresses=True), **options)
+
+
 @pytest.fixture
 def fast(config):
     config.fetch = fast_fetch_config()
@@ -48,7 +53,7 @@ def fetch_rows(db, url):
 
 def test_first_fetch_stores_second_gets_304_and_changes_nothing(db, fast, server):
     server.routes["/feed"] = Route(rss(ENTRIES, title="High North Test"), etag='"v1"')
-    add_feed(db, server.url("/feed"))
+    add(db, server.url("/feed"))
     first = run_refresh(db, fast)
     assert (first.feeds, first.ok, first.new, first.failed) == (1, 1, 2, 0)
     stored = articles(db)
@@ -71,7 +76,7 @@ def test_first_fetch_stores_second_gets_304_and_changes_nothing(db, fast, server
 
 def test_changed_feed_adds_only_new_entries_and_updates_changed_ones(db, fast, server):
     server.routes["/feed"] = Route(rss(ENTRIES), etag='"v1"')
-    add_feed(db, server.url("/feed"))
+    add(db, server.url("/feed"))
     run_refresh(db, fast)
     before = {a["id"]: a for a in articles(db)}
     changed = [dict(ENTRIES[0], description="<p>Talks continued on Tuesday.</p>"), ENTRIES[1],
@@ -91,7 +96,7 @@ def test_changed_feed_adds_only_new_entries_and_updates_changed_ones(db, fast, s
 
 def test_unchanged_body_without_validators_is_not_parsed_again(db, fast, server):
     server.routes["/feed"] = Route(rss(ENTRIES))  # no ETag, no Last-Modified
-    add_feed(db, server.url("/feed"))
+    add(db, server.url("/feed"))
     run_refresh(db, fast)
     again = run_refresh(db, fast, force=True)
     assert (again.not_modified, again.ok) == (1, 0)
@@ -114,7 +119,7 @@ def test_each_failure_is_recorded_and_backed_off_while_other_feeds_ingest(db, fa
         "/html": "not a feed",
     }
     for path in ["/good", *expected]:
-        add_feed(db, server.url(path))
+        add(db, server.url(path))
     started = dt.datetime.now(dt.timezone.utc)
     summary = run_refresh(db, fast)
     assert (summary.feeds, summary.ok, summary.failed, summary.new) == (8, 1, 7, 2)
@@ -139,7 +144,7 @@ def test_each_failure_is_recorded_and_backed_off_while_other_feeds_ingest(db, fa
 
 def test_backoff_grows_then_the_feed_is_disabled_with_the_reason(db, fast, server):
     server.routes["/500"] = Route(b"oops", status=500)
-    add_feed(db, server.url("/500"))
+    add(db, server.url("/500"))
     delays = []
     for attempt in range(3):
         now = dt.datetime.now(dt.timezone.utc)
@@ -162,7 +167,7 @@ def test_backoff_grows_then_the_feed_is_disabled_with_the_reason(db, fast, serve
 
 def test_gone_disables_at_once(db, fast, server):
     server.routes["/gone"] = Route(b"", status=410)
-    add_feed(db, server.url("/gone"))
+    add(db, server.url("/gone"))
     assert run_refresh(db, fast).disabled == 1
     feed = get_feed(db, server.url("/gone"))
     assert not feed.enabled and feed.consecutive_failures == 1
@@ -174,7 +179,7 @@ def test_cache_control_and_ttl_lengthen_the_interval(db, fast, server):
     server.routes["/ttl"] = Route(rss(ENTRIES).replace(b"<channel>", b"<channel><ttl>180</ttl>"))
     server.routes["/plain"] = Route(rss(ENTRIES))
     for path in ("/cached", "/ttl", "/plain"):
-        add_feed(db, server.url(path))
+        add(db, server.url(path))
     fast.fetch.backoff_max_minutes = 24 * 60  # the cap on any wait
     now = dt.datetime.now(dt.timezone.utc)
     run_refresh(db, fast)
@@ -187,7 +192,7 @@ def test_cache_control_and_ttl_lengthen_the_interval(db, fast, server):
 
 def test_retry_after_is_honoured(db, fast, server):
     server.routes["/busy"] = Route(b"", status=429, headers={"Retry-After": "3600"})
-    add_feed(db, server.url("/busy"))
+    add(db, server.url("/busy"))
     now = dt.datetime.now(dt.timezone.utc)
     run_refresh(db, fast)
     feed = get_feed(db, server.url("/busy"))
@@ -202,9 +207,9 @@ def test_same_entry_in_two_feeds_is_one_article(db, fast, server):
     other = [ENTRIES[0], dict(ENTRIES[1], guid="tag:b.example,2025:cg",
                               link="https://news.example.org/cg?utm_medium=feed&fbclid=1")]
     server.routes["/b"] = Route(rss(other, title="Outlet B"))
-    add_feed(db, server.url("/a"))
+    add(db, server.url("/a"))
     run_refresh(db, fast)
-    add_feed(db, server.url("/b"))
+    add(db, server.url("/b"))
     summary = run_refresh(db, fast)
     assert (summary.new, summary.duplicates) == (0, 2)
     stored = articles(db)
@@ -221,7 +226,7 @@ def test_not_well_formed_feed_is_ingested_and_flagged(db, fast, server):
     body = rss([dict(ENTRIES[0], title="Fish & ships")]).replace(b"Fish &amp; ships",
                                                                  b"Fish & ships")
     server.routes["/bozo"] = Route(body)
-    add_feed(db, server.url("/bozo"))
+    add(db, server.url("/bozo"))
     summary = run_refresh(db, fast)
     assert (summary.new, summary.bozo, summary.failed) == (1, 1, 0)
     [article] = articles(db)
@@ -235,7 +240,7 @@ def test_http_charset_is_used(db, fast, server):
     body = rss([dict(ENTRIES[0], title=title)]).replace(b' encoding="utf-8"', b"")
     server.routes["/koi8"] = Route(body.decode().encode("koi8-r"),
                                    content_type="application/rss+xml; charset=koi8-r")
-    add_feed(db, server.url("/koi8"))
+    add(db, server.url("/koi8"))
     run_refresh(db, fast)
     assert articles(db)[0]["title"] == title
 
@@ -248,7 +253,7 @@ def test_full_text_fetches_each_linked_page_once(db, fast, server):
     server.routes["/feed"] = Route(rss(entries))
     server.routes["/story"] = Route(PAGE, content_type="text/html; charset=utf-8")
     server.routes["/gone"] = Route(b"", status=404)
-    add_feed(db, server.url("/feed"), full_text=True)
+    add(db, server.url("/feed"), full_text=True)
     summary = run_refresh(db, fast)
     assert (summary.new, summary.pages, summary.pages_failed) == (2, 2, 1)
     story = next(a for a in articles(db) if a["guid"] == "urn:story:1")
@@ -268,6 +273,56 @@ def test_full_text_fetches_each_linked_page_once(db, fast, server):
     assert pages == 3
 
 
+def test_internal_pages_linked_from_a_feed_are_not_fetched_or_published(db, fast, server):
+    """The SSRF of the hardening issue: a full_text feed's entries link to internal
+    addresses. By default the pages are refused (never requested), the teaser is kept,
+    and the refusal is recorded; nothing from the internal server reaches ``articles``."""
+    from jobs.refresh import RefreshSummary, store_result
+    from tracker.sources.fetch import Fetcher, FetchResult
+    from tracker.store.feeds import get_feed
+
+    server.routes["/admin"] = Route(b"<html><body><p>internal secret</p></body></html>",
+                                    content_type="text/html")
+    entries = [{"title": "Arctic talks", "link": server.url("/admin"), "guid": "urn:ssrf:1",
+                "description": "Teaser."}]
+    add(db, "http://feeds.example.org/rss", full_text=True)
+    feed = get_feed(db, 1)
+    # The feed itself as fetched from a public server (its bytes; no request needed).
+    fetched = FetchResult(url=feed.url, started_at="2026-01-01T00:00:00Z", outcome="ok",
+                          status_code=200, content=rss(entries))
+    fast.fetch.allow_private_addresses = False
+    summary = RefreshSummary()
+    with Fetcher(fast.fetch) as fetcher:
+        outcome = store_result(db, fast, fetcher, feed, fetched, summary)
+    assert outcome.outcome == "ok" and (summary.pages, summary.pages_failed) == (1, 1)
+    assert server.hits("/admin") == 0
+    [article] = articles(db)
+    assert article["text"] == "Teaser." and "secret" not in article["text"]
+    error = next(db.query("select stage, reason from errors where input = ?",
+                          [server.url("/admin")]))
+    assert error["stage"] == "fulltext" and error["reason"].startswith("refused to connect")
+
+
+def test_a_redirect_to_an_internal_address_is_refused(db, fast, server):
+    """Only the test server's own address is allowed: a redirect elsewhere inside the
+    machine (here ::1) is refused at that hop, and nothing is stored."""
+    server.routes["/feed"] = Route(status=302, headers={"Location": "http://[::1]:9/secret"})
+    fast.fetch.allow_private_addresses = False
+    fast.fetch.allowed_networks = ["127.0.0.1/32"]
+    add(db, server.url("/feed"))
+    summary = run_refresh(db, fast)
+    assert summary.failed == 1 and server.hits("/feed") == 1
+    assert summary.failures == [f"{server.url('/feed')}: fetch: redirected to a URL that may not "
+                                "be fetched: refused to connect to ::1: loopback address; only "
+                                "public addresses are fetched unless [fetch] "
+                                "allow_private_addresses = true"]
+    assert articles(db) == []
+    # Allowed, the same hop is followed (and fails only because nothing listens there).
+    fast.fetch.allowed_networks = ["127.0.0.1/32", "::1/128"]
+    followed = run_refresh(db, fast, force=True)
+    assert "refused to connect" not in followed.failures[0]
+
+
 def test_a_failed_write_leaves_none_of_that_feeds_entries(db, fast, server):
     server.routes["/good"] = Route(rss(ENTRIES, title="Good"))
     poisoned = [dict(ENTRIES[0], guid="urn:p:1", link="https://p.org/1"),
@@ -277,8 +332,8 @@ def test_a_failed_write_leaves_none_of_that_feeds_entries(db, fast, server):
     # A failure in the middle of the feed's batch, after its first entry was written.
     db.execute("create trigger poison before insert on articles when new.title = 'poison' "
                "begin select raise(abort, 'disk full (simulated)'); end")
-    add_feed(db, server.url("/good"))
-    add_feed(db, server.url("/poisoned"))
+    add(db, server.url("/good"))
+    add(db, server.url("/poisoned"))
     summary = run_refresh(db, fast)
     assert (summary.new, summary.failed) == (2, 1)
     assert {a["outlet"] for a in articles(db)} == {"Good"}
@@ -309,7 +364,7 @@ def test_feeds_view_shows_health(db, fast, server):
     server.routes["/ok"] = Route(rss(ENTRIES))
     server.routes["/bad"] = Route(b"", status=500)
     for path in ("/ok", "/bad", "/new"):
-        add_feed(db, server.url(path))
+        add(db, server.url(path))
     run_refresh(db, fast, feeds=[server.url("/ok"), server.url("/bad")])
     health = {r["url"]: (r["health"], r["articles"]) for r in db.query("select * from feeds")}
     assert health == {server.url("/ok"): ("ok", 2), server.url("/bad"): ("failing", 0),
@@ -321,7 +376,7 @@ def test_a_stop_request_leaves_the_remaining_feeds_due(db, fast, server):
 
     for n in range(3):
         server.routes[f"/f{n}"] = Route(rss(ENTRIES))
-        add_feed(db, server.url(f"/f{n}"))
+        add(db, server.url(f"/f{n}"))
     request_stop("SIGTERM (test)")
     try:
         summary = run_refresh(db, fast)
@@ -338,7 +393,7 @@ def test_feed_health_and_fetches_in_datasette(db, fast, server, db_path):
     server.routes["/ok"] = Route(rss(ENTRIES))
     server.routes["/bad"] = Route(b"", status=500)
     for path in ("/ok", "/bad"):
-        add_feed(db, server.url(path))
+        add(db, server.url(path))
     run_refresh(db, fast)
     datasette = build_datasette(db_path)
 

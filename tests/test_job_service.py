@@ -413,7 +413,8 @@ def test_sigkill_mid_refresh_restarts_into_a_consistent_database(tmp_path, db_pa
             # A little server time per feed, so the kill lands while feeds are still coming.
             server.routes[f"/feed{i}"] = Route(rss(entries, title=f"Feed {i}"), delay=0.05)
         extra = "".join(f'[[feeds]]\nurl = "{server.url(f"/feed{i}")}"\n' for i in range(feeds))
-        extra += "[fetch]\nconcurrency = 2\nconnect_timeout = 5.0\nread_timeout = 5.0\n"
+        extra += ("[fetch]\nconcurrency = 2\nconnect_timeout = 5.0\nread_timeout = 5.0\n"
+                  "allow_private_addresses = true\n")
         config = write_config(tmp_path, [], extra=extra, refresh=60)
         process = start_tracker(config, db_path, "--no-serve")
         wait_until(lambda: scalar(db_path, "select count(*) from articles") >= 50,

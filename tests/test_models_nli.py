@@ -1,4 +1,4 @@
-"""The shipped NLI model (models/tracker-nli-minilm-l6) loads offline and separates
+"""The shipped NLI model (tracker/weights/tracker-nli-minilm-l6) loads offline and separates
 obvious entailment / neutral / contradiction pairs, both through the raw NLI head and
 through transformers' zero-shot-classification pipeline (no project code in between)."""
 import os
@@ -13,7 +13,7 @@ import torch
 
 MODEL_DIR = Path(os.environ.get(
     "TRACKER_NLI_MODEL_DIR",
-    Path(__file__).resolve().parents[1] / "models" / "tracker-nli-minilm-l6"))
+    Path(__file__).resolve().parents[1] / "tracker" / "weights" / "tracker-nli-minilm-l6"))
 
 PREMISE = "A man is playing a guitar on a stage in front of a large crowd."
 PAIRS = [

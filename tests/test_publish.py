@@ -1,11 +1,15 @@
+"""Publishing with Datasette: the seeds in-process and through a real `tracker serve`,
+public mode, and what the plugin of tracker/publish/ changes."""
+
+import asyncio
 import os
 import subprocess
 import sys
 
 from jobs.ingest import run_ingest
 from tracker.publish import build_datasette
-
 from tracker.testing import ROOT, datasette_json, free_port, wait_for_http
+from tracker_db import open_db
 
 
 def test_datasette_shows_the_seed_articles(db, config, db_path):
@@ -53,3 +57,38 @@ def test_tracker_serve_as_a_real_process(db, config, db_path):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_public_mode_hides_sql_paths_and_introspection(db_path):
+    open_db(db_path).close()
+    name = db_path.stem
+    default, public = build_datasette(db_path), build_datasette(db_path, public=True)
+
+    async def get(datasette, path, method="get"):
+        return await getattr(datasette.client, method)(path)
+
+    def status(datasette, path, method="get"):
+        return asyncio.run(get(datasette, path, method)).status_code
+
+    sql = f"/{name}.json?sql=select+1"
+    assert status(default, sql) == 200 and status(public, sql) == 403
+    assert status(public, f"/{name}.db") == 403  # (a mutable file is never downloadable)
+    for page in ("/-/databases.json", "/-/versions.json", "/-/settings.json", "/-/plugins.json",
+                 "/-/metadata.json", "/-/threads.json"):
+        assert status(default, page) == 200 and status(public, page) == 404, page
+    text = asyncio.run(get(public, "/-/databases")).text
+    assert str(db_path) not in text
+    assert public.setting("sql_time_limit_ms") == 1000
+    # What the public keeps: tables, views and canned queries.
+    for path in (f"/{name}/articles.json", f"/{name}/timeline.json",
+                 f"/{name}/search.json?q=Arctic"):
+        assert status(public, path) == 200, path
+
+
+def test_a_post_to_a_read_only_canned_query_is_405_not_500(db_path):
+    open_db(db_path).close()
+    name = db_path.stem
+    for datasette in (build_datasette(db_path), build_datasette(db_path, public=True)):
+        response = asyncio.run(datasette.client.post(f"/{name}/search", data={"q": "x"}))
+        assert response.status_code == 405
+        assert "only reads" in response.json()["error"]

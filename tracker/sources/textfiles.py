@@ -198,12 +198,15 @@ def parse_article_text(raw: str, path: str) -> Article:
     )
 
 
-def parse_text_file(path: Path) -> Article:
-    """Read and parse one file; raises :class:`TextFileError` or ``OSError`` with the reason."""
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise TextFileError(f"file is {size} bytes, larger than the {MAX_FILE_BYTES} byte limit")
-    data = path.read_bytes()
+def parse_text_file(path: Path, name: str | None = None) -> Article:
+    """Read and parse one file; raises :class:`TextFileError` or ``OSError`` with the reason.
+
+    ``name`` is what the article's ``path`` says (default: the absolute path)."""
+    from tracker.sources.files import printable, read_regular_file
+
+    data = read_regular_file(path, MAX_FILE_BYTES)
+    if len(data) > MAX_FILE_BYTES:
+        raise TextFileError(f"file is larger than the {MAX_FILE_BYTES} byte limit")
     try:
         raw = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -212,4 +215,4 @@ def parse_text_file(path: Path) -> Article:
             raw = data.decode("cp1252")
         except UnicodeDecodeError as exc:
             raise TextFileError(f"not UTF-8 or Windows-1252 text: {exc}") from exc
-    return parse_article_text(raw, str(path.resolve()))
+    return parse_article_text(raw, name or printable(str(path.resolve())))

@@ -35,6 +35,7 @@ from tracker.config import FetchConfig
 from tracker.domain import Article, Feed
 from tracker.errors import FeedNotFound, FeedParseError, Stage, describe
 from tracker.sources.feedparse import ParsedFeed, parse_feed
+from tracker.sources.files import read_regular_file
 from tracker.sources.fetch import (
     FetchResult, backoff_minutes, cache_lifetime_s, next_fetch_minutes,
 )
@@ -345,8 +346,7 @@ def ingest_feed_file(db: Database, path: Path, config: FetchConfig) -> FeedOutco
     feed = feed_file_source(db, path)
     now = dt.datetime.now(dt.timezone.utc)
     try:
-        with path.open("rb") as handle:
-            content = handle.read(config.max_bytes + 1)
+        content = read_regular_file(path, config.max_bytes)
     except OSError as exc:
         outcome = FeedOutcome(feed_id=feed.id, url=feed.url, outcome="error", stage=Stage.READ,
                               error=describe(exc))

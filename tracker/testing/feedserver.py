@@ -186,6 +186,8 @@ def fast_fetch_config(**overrides) -> "FetchConfig":
     values = dict(connect_timeout=1.0, read_timeout=0.5, total_timeout=1.5, max_bytes=50_000,
                   max_redirects=3, concurrency=8, interval_minutes=60.0,
                   max_consecutive_failures=3, backoff_base_minutes=5.0,
-                  backoff_max_minutes=120.0, user_agent="tracker-tests/1.0")
+                  backoff_max_minutes=120.0, user_agent="tracker-tests/1.0",
+                  # the test servers listen on 127.0.0.1
+                  allow_private_addresses=True)
     values.update(overrides)
     return FetchConfig(**values)
