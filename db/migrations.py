@@ -289,3 +289,27 @@ def errors(db: Database) -> None:
     # Failures of every stage (read, parse, fetch, fulltext, store, config, tag)
     # live here, not only ingest's: the table's name now says so.
     db.rename_table("ingest_errors", "errors")
+
+
+@migrations(name="0007_feeds_and_languages")
+def feeds_and_languages(db: Database) -> None:
+    # The language each article is written in (ISO 639-1, py3langid) and how sure
+    # the detector is: the tagger reads only the languages its models support.
+    db["articles"].add_column("language", str)
+    db["articles"].add_column("language_confidence", float)
+    db["articles"].create_index(["language"])
+    # Authors' e-mail addresses, kept apart from articles.author (a name) and not
+    # published: metadata.yml lets only the root actor see this table.
+    db["author_emails"].create(
+        {"article_id": str, "email": str},
+        pk="article_id",
+        foreign_keys=[("article_id", "articles", "id")],
+    )
+    # A feed that moved for good (301/308): its stored URL follows, and the move is kept.
+    db["feed_moves"].create(
+        {"id": int, "source_id": int, "old_url": str, "new_url": str, "status_code": int,
+         "moved_at": str},
+        pk="id",
+        foreign_keys=[("source_id", "sources", "id")],
+    )
+    db["feed_moves"].create_index(["source_id"])

@@ -55,7 +55,9 @@ VIEWS: dict[str, str] = {
                     when s.consecutive_failures > 0 then 'failing'
                     else 'ok' end as health,
                s.enabled, s.full_text, s.last_fetched_at, s.last_success_at, s.last_status,
-               s.last_error, s.consecutive_failures, s.next_fetch_at, s.disabled_reason,
+               s.last_error, s.consecutive_failures,
+               case when s.enabled = 1 then s.next_fetch_at end as next_fetch_at,
+               s.disabled_reason,
                (select count(*) from articles a where a.source_id = s.id) as articles,
                (select max(a.published) from articles a where a.source_id = s.id)
                    as latest_published,

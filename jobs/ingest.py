@@ -14,11 +14,12 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from tracker.config import Config
+from tracker.domain import Article
 from tracker.errors import Stage, describe
 from tracker.shutdown import should_stop
 from tracker.sources.files import printable, walk_inputs
 from tracker.sources.textfiles import parse_text_file
-from tracker.store.articles import files_source, save_articles
+from tracker.store.articles import files_source, save_articles, stored_file_article
 from tracker.store.errors import record_error, resolve_error
 from tracker.store.feeds import ingest_feed_file
 
@@ -40,6 +41,30 @@ class IngestSummary:
         )
 
 
+def same_article(article: Article, stored: dict | None, file: Path) -> None:
+    """Make ``article`` (just parsed from ``file``) the stored article it is, if any.
+
+    Identity of a text file: its path inside the ingest root (as given, so a moved
+    or copied checkout changes nothing), else its text. An edited file keeps its
+    article; a copy with the same text is that article, and keeps the first
+    file's path; an article stored under another path that is this very file, or
+    that no longer exists (a move; or the absolute path earlier versions stored),
+    takes the new path."""
+    if stored is None:
+        return
+    article.id = stored["id"]
+    old = stored["path"]
+    if old and old != article.path and _exists_elsewhere(old, file):
+        article.path, article.source_id = old, stored["source_id"]
+
+
+def _exists_elsewhere(old: str, file: Path) -> bool:
+    try:
+        return os.path.exists(old) and not os.path.samefile(old, file)
+    except OSError:
+        return False
+
+
 def run_ingest(db: Database, config: Config, paths: list[str] | None = None) -> IngestSummary:
     """Ingest every text file under ``paths`` (default: ``config.ingest_paths``).
 
@@ -55,8 +80,11 @@ def run_ingest(db: Database, config: Config, paths: list[str] | None = None) -> 
             record_error(db, printable(raw_path), Stage.READ, "path does not exist")
             continue
         resolve_error(db, printable(raw_path), Stage.READ)
-        location = printable(str(root.resolve()))
-        source_id = files_source(db, location, printable(root.name) or location)
+        # The folder as given (so a moved or copied checkout is the same source); an
+        # earlier version keyed it by its absolute path.
+        location = printable(os.path.normpath(raw_path))
+        source_id = files_source(db, location, printable(root.name) or location,
+                                 legacy=printable(str(root.resolve())))
         walk = walk_inputs(root, raw_path)
         for problem in walk.problems:
             summary.failed += 1
@@ -68,20 +96,25 @@ def run_ingest(db: Database, config: Config, paths: list[str] | None = None) -> 
             summary.files += 1
             resolve_error(db, file.name, Stage.READ)
             if file.kind == "feed":  # a saved RSS/Atom document
-                outcome = ingest_feed_file(db, file.path, config.fetch)
+                outcome = ingest_feed_file(db, file.path, config.fetch, file.name)
                 summary.failed += outcome.outcome == "error"
                 summary.new += outcome.new
                 summary.updated += outcome.updated
                 summary.unchanged += outcome.unchanged + outcome.duplicates
                 continue
             try:
-                article = parse_text_file(file.path)
+                article = parse_text_file(file.path, file.name)
             except (OSError, ValueError) as exc:
                 summary.failed += 1
                 record_error(db, file.name, Stage.PARSE, describe(exc))
                 continue
             article.source_id = source_id
-            result = save_articles(db, [article])
+            # Looked up and saved in one write transaction: two ingests at once (the
+            # service and the CLI) cannot both decide that a text is new.
+            with db.atomic():
+                same_article(article, stored_file_article(db, article.path,
+                                                          article.content_hash), file.path)
+                result = save_articles(db, [article])
             summary.new += result.new
             summary.updated += result.updated
             summary.unchanged += result.unchanged

@@ -23,8 +23,8 @@ from tracker.shutdown import should_stop
 from tracker.sources.fetch import PAGE_ACCEPT, FetchRequest, FetchResult, Fetcher
 from tracker.store.errors import record_error, resolve_error
 from tracker.store.feeds import (
-    FeedOutcome, article_text, body_hash, due_feeds, get_feed, ingest_document, pages_fetched,
-    record_fetch, store_failure, store_unchanged,
+    FeedOutcome, article_text, body_hash, due_feeds, get_feed, ingest_document, move_feed,
+    pages_fetched, record_fetch, store_failure, store_unchanged,
 )
 from tracker.timeutil import utc_now
 
@@ -115,6 +115,9 @@ def store_result(db: Database, config: Config, fetcher: Fetcher, feed: Feed,
                  result: FetchResult, summary: RefreshSummary) -> FeedOutcome:
     """Store one feed's fetch result; see :mod:`tracker.feedstore` for the rules."""
     now = utc_now()
+    if result.permanent_url and result.permanent_url != feed.url:
+        # Moved for good (301/308): the stored URL follows, the move is recorded.
+        feed = move_feed(db, feed, result.permanent_url, result.redirects[0])
     if result.outcome == "error":
         outcome = FeedOutcome(feed_id=feed.id, url=feed.url, outcome="error", stage=Stage.FETCH,
                               error=result.error, status_code=result.status_code)

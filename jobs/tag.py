@@ -35,6 +35,7 @@ class TagSummary:
     tagged: int = 0  # scored by the model
     reused: int = 0  # copied from an identical text already tagged the same way
     failed: int = 0
+    unsupported: int = 0  # in a language the models do not read (label unsupported_language)
     stopped: bool = False  # a shutdown or time limit stopped the run early
     labels: dict[str, int] = field(default_factory=dict)
     model_id: str = ""
@@ -64,7 +65,9 @@ def run_tag(
     articles it did and the number to do. A model that cannot be loaded raises
     :class:`tracker.errors.ModelError` (one line), and the run is recorded as an error.
     """
-    from tracker.analysis.stance import get_tagger, model_identity
+    from tracker.analysis.stance import (
+        get_tagger, language_supported, model_identity, unsupported_language_tag,
+    )
 
     model_id, model_hash = model_identity(config.tagger)
     config_hash = config.tagger_hash()
@@ -80,13 +83,19 @@ def run_tag(
         listed = candidates[start : start + ARTICLES_PER_BATCH]
         found = texts(db, [a["id"] for a in listed])
         # An article deleted since the candidates were listed is simply skipped.
-        batch = [dict(a, title=found[a["id"]]["title"], text=found[a["id"]]["text"])
+        batch = [dict(a, **{k: found[a["id"]][k] for k in ("title", "text", "language",
+                                                           "language_confidence")})
                  for a in listed if a["id"] in found]
+        # Articles in a language the models do not read are marked, not guessed at.
+        unread = {a["id"]: unsupported_language_tag(a["language"], config.tagger) for a in batch
+                  if not language_supported(a["language"], a["language_confidence"],
+                                            config.tagger)}
+        batch_read = [a for a in batch if a["id"] not in unread]
         reuse = {} if retag_all else store.reusable_tags(
-            db, sorted({a["content_hash"] for a in batch}), model_hash, config_hash)
+            db, sorted({a["content_hash"] for a in batch_read}), model_hash, config_hash)
         # Identical texts in the batch are scored once: the first stands for the rest.
         to_score: dict[str, dict] = {}
-        for article in batch:
+        for article in batch_read:
             if article["content_hash"] not in reuse:
                 to_score.setdefault(article["content_hash"], article)
         scored: dict[str, StanceTag] = {}
@@ -99,7 +108,11 @@ def run_tag(
         rows = []
         for article in batch:
             content = article["content_hash"]
-            if content in scored:
+            if article["id"] in unread:
+                row = store.tag_row(article, unread[article["id"]], model_id, model_hash,
+                                    config_hash, config.tagger.engine, now)
+                summary.unsupported += 1
+            elif content in scored:
                 row = store.tag_row(article, scored[content], model_id, model_hash,
                                     config_hash, config.tagger.engine, now)
                 if row["status"] != "ok":

@@ -148,3 +148,63 @@ def test_cli_ingest_of_an_odd_folder_is_not_a_traceback(db_path, tmp_path):
     finally:
         (folder / "locked").chmod(0o755)
         remove_deep(folder)
+
+
+# -- identity of text files: moved, copied, edited ------------------------------------
+
+
+def test_a_copied_or_moved_folder_is_the_same_articles(db, config, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    first = run_ingest(db, config, ["seeds"])
+    assert first.new == 5
+    paths = {r["path"] for r in db["articles"].rows}
+    assert all(p.startswith("seeds/") for p in paths)  # as given, not absolute
+    # The checkout moves elsewhere: same relative paths, nothing new.
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    shutil.move(str(tmp_path / "seeds"), moved / "seeds")
+    monkeypatch.chdir(moved)
+    assert run_ingest(db, config, ["seeds"]).new == 0
+    # A copy under another name, and a byte-identical copy of one file: the same articles.
+    shutil.copytree(moved / "seeds", moved / "copy")
+    seed = next((moved / "seeds").glob("000_*.txt"))
+    shutil.copy(seed, moved / "seeds" / "zzz-duplicate.txt")
+    again = run_ingest(db, config, ["seeds", "copy"])
+    assert again.new == 0 and db["articles"].count == 5
+    assert {r["path"] for r in db["articles"].rows} == paths  # the first file's path stays
+
+
+def test_an_edited_file_is_its_own_article_updated(db, config, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    run_ingest(db, config, ["seeds"])
+    target = next((tmp_path / "seeds").glob("001_*.txt"))
+    before = next(db["articles"].rows_where("path = ?", [f"seeds/{target.name}"]))
+    target.write_text(target.read_text() + "\nA closing line about icebreakers.\n")
+    result = run_ingest(db, config, ["seeds"])
+    assert (result.new, result.updated) == (0, 1)
+    after = db["articles"].get(before["id"])
+    assert "icebreakers" in after["text"] and after["content_hash"] != before["content_hash"]
+    # A new file with the old text is a new article, not the edited one.
+    (tmp_path / "seeds" / "restored.txt").write_text(
+        "\n".join(line for line in target.read_text().splitlines() if "icebreakers" not in line))
+    assert run_ingest(db, config, ["seeds"]).new == 1 and db["articles"].count == 6
+
+
+def test_a_database_of_absolute_paths_migrates_without_duplicates(db, config, tmp_path,
+                                                                  monkeypatch):
+    """Earlier versions keyed text files by their absolute path; the next ingest takes
+    the new form over for the same files (no duplicates), and later edits still match."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    run_ingest(db, config, ["seeds"])
+    for row in list(db["articles"].rows):  # what the old version stored
+        db["articles"].update(row["id"], {"path": str((tmp_path / row["path"]).resolve())})
+    db["sources"].update(1, {"location": str((tmp_path / "seeds").resolve())})
+    result = run_ingest(db, config, ["seeds"])
+    assert result.new == 0 and db["articles"].count == 5 and db["sources"].count == 1
+    assert all(r["path"].startswith("seeds/") for r in db["articles"].rows)
+    target = next((tmp_path / "seeds").glob("001_*.txt"))  # (002 ends in a Tags: list)
+    target.write_text(target.read_text() + "\nOne more line about the Arctic.\n")
+    assert run_ingest(db, config, ["seeds"]).updated == 1 and db["articles"].count == 5

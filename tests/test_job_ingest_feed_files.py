@@ -27,7 +27,8 @@ def test_a_folder_of_text_and_feed_files(db, config, tmp_path: Path):
     assert (row["title"], row["outlet"], row["published"]) == (
         "Bering Strait drill", "Saved Outlet", "2025-02-05T08:00:00Z")
     source = next(db.query("select * from sources where id = ?", [row["source_id"]]))
-    assert source["kind"] == "feed-file" and source["location"].startswith("file:///")
+    # Named as found: the folder as given, then the path inside it.
+    assert source["kind"] == "feed-file" and source["location"] == f"{folder}/saved.rss"
     errors = {r["input"].rsplit("/", 1)[-1]: r for r in db.query("select * from open_errors")}
     assert errors["broken.xml"]["stage"] == "parse" and "not a feed" in errors["broken.xml"]["reason"]
     # Local documents are never fetched by refresh, and re-ingesting changes nothing.

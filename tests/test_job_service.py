@@ -139,11 +139,14 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> tuple[int, str
 
 
 def many_articles(folder: Path, n: int = 1500, sentences: int = 40) -> Path:
+    """``n`` distinct articles (the folder's name is in each text: two folders made
+    with this hold different articles)."""
     folder.mkdir()
     body = "Icebreakers moved cargo along the Northern Sea Route this week. " * sentences
     for i in range(n):
         (folder / f"a{i:04d}.txt").write_text(
-            f"Arctic shipping report number {i} on the sea route\n\n{body}\nReport {i}.\n")
+            f"Arctic shipping report number {i} on the sea route\n\n{body}\n"
+            f"Report {i} from {folder.name}.\n")
     return folder
 
 

@@ -128,3 +128,27 @@ def test_cli_tag_prints_a_summary(db_path, tmp_path, tiny_nli):
     assert "0 to tag: 0 tagged" in again.output
     forced = runner.invoke(cli, ["tag", "--all", "--db", str(db_path), "--config", str(conf)])
     assert "5 to tag: 5 tagged" in forced.output
+
+
+def test_articles_in_other_languages_are_marked_not_guessed(db, tiny_config):
+    russian = ("Россия и США договорились о сотрудничестве в Арктике. Министры обсудили "
+               "совместные проекты на Северном морском пути и поиск и спасение на море.")
+    english = ("US and Russian officials agreed to cooperate in the Arctic and discussed "
+               "shipping on the Northern Sea Route.")
+    articles = [Article(id="ru", title="Россия и США: Арктика", text=russian, kind="file"),
+                Article(id="en", title="Arctic talks", text=english, kind="file")]
+    save_articles(db, [a.detect_language() for a in articles])
+    assert {r["id"]: r["language"] for r in db["articles"].rows} == {"ru": "ru", "en": "en"}
+    summary = run_job(db, tiny_config, "tag")
+    assert summary.unsupported == 1 and summary.labels["unsupported_language"] == 1
+    tag = db["stance_tags"].get("ru")
+    assert tag["label"] == "unsupported_language" and tag["confidence"] is None
+    assert tag["evidence"] == "Not read: written in ru (detected); the tagger reads en."
+    assert db["articles"].get("ru")["stance"] == "unsupported_language"
+    assert db["stance_tags"].get("en")["label"] != "unsupported_language"
+    status = CliRunner().invoke(cli, ["status", "--db", tiny_config.db_path]).output
+    assert "unsupported_language: 1" in status
+    # Reading every language is a configuration change: the article is tagged.
+    tiny_config.tagger.languages = []
+    run_job(db, tiny_config, "tag")
+    assert db["stance_tags"].get("ru")["label"] != "unsupported_language"

@@ -92,3 +92,18 @@ def test_a_post_to_a_read_only_canned_query_is_405_not_500(db_path):
         response = asyncio.run(datasette.client.post(f"/{name}/search", data={"q": "x"}))
         assert response.status_code == 405
         assert "only reads" in response.json()["error"]
+
+
+def test_author_addresses_are_not_published(db_path):
+    db = open_db(db_path)
+    db.execute("pragma foreign_keys = off")
+    db["author_emails"].insert({"article_id": "x", "email": "desk@example.org"})
+    db.close()
+    name = db_path.stem
+    for public in (False, True):
+        datasette = build_datasette(db_path, public=public)
+        response = asyncio.run(datasette.client.get(f"/{name}/author_emails.json"))
+        assert response.status_code == 403
+    # Public mode has no arbitrary SQL to read it with either.
+    sql = asyncio.run(datasette.client.get(f"/{name}.json?sql=select+*+from+author_emails"))
+    assert sql.status_code == 403 and "desk@example.org" not in sql.text

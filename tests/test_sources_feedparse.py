@@ -136,3 +136,26 @@ def test_html_to_text_keeps_paragraphs():
     assert html_to_text("<div>a<br>b</div><ul><li>c</li><li>d</li></ul>") == "a\nb\nc\nd"
     assert html_to_text("") == ""
     assert html_to_text("nul\x00 byte") == "nul byte"
+
+
+def test_canonical_links_follow_rfc_3986():
+    assert canonical_url("http://[fd00::1]/") == "http://[fd00::1]/"
+    assert canonical_url("http://[::1]:8080/x") == "http://[::1]:8080/x"
+    assert canonical_url("HTTP://Example.COM:80/a/../b?utm_source=x&id=2#top") == \
+        "http://example.com/b?id=2"
+    assert canonical_url("https://a.org/p%7ex") == "https://a.org/p~x"
+    assert canonical_url("https://münchen.de/x") == "https://xn--mnchen-3ya.de/x"
+    assert canonical_url("https://user:pw@a.org/x") == "https://a.org/x"
+    assert canonical_url("not a url") is None and canonical_url("ftp://a.org/") is None
+
+
+def test_authors_are_names_and_addresses_are_kept_apart():
+    from tracker.sources.feedparse import parse_author
+
+    assert parse_author({"author": "desk@polarwire.example (Anna Larsen)"}) == (
+        "Anna Larsen", "desk@polarwire.example")
+    assert parse_author({"author": "Anna Larsen <desk@x.org>"}) == ("Anna Larsen", "desk@x.org")
+    assert parse_author({"author": "Anna Larsen"}) == ("Anna Larsen", None)
+    assert parse_author({"author": "desk@x.org"}) == (None, "desk@x.org")
+    assert parse_author({"author_detail": {"name": "A B", "email": "a@b.org"},
+                         "author": "A B"}) == ("A B", "a@b.org")

@@ -275,7 +275,7 @@ def refresh(ctx: Context, feed_refs: tuple[str, ...], force: bool):
 
 @cli.group()
 def feeds():
-    """Add, import, export, list, enable and disable feeds.
+    """Add, remove, import, export, list, enable and disable feeds.
 
     \b
     Example:
@@ -285,22 +285,66 @@ def feeds():
 
 @feeds.command("add")
 @click.argument("url")
-@click.option("--name", default=None, help="Display name [default: the feed's own title]")
+@click.option("--name", default=None,
+              help="Display name, also the outlet of its articles [default: the feed's title]")
 @click.option("--full-text", is_flag=True,
               help="Fetch each entry's linked page for the article text (summary-only feeds)")
+@click.option("--no-check", is_flag=True,
+              help="Add without fetching it first (offline); a bad URL shows at the next refresh")
 @common_options
-def feeds_add(ctx: Context, url: str, name: str | None, full_text: bool):
-    """Add an RSS or Atom feed (http or https URL).
+def feeds_add(ctx: Context, url: str, name: str | None, full_text: bool, no_check: bool):
+    """Add an RSS or Atom feed (http or https URL), after fetching it once.
+
+    What is not a feed is refused, with the reason. Given a web page, the feed it
+    links to (<link rel="alternate">) is added; if it links to several, they are
+    listed and none is added.
 
     \b
     Example:
         tracker feeds add https://www.arctictoday.com/feed/ --name "Arctic Today" --full-text
+        tracker feeds add https://www.highnorthnews.com/    # finds the page's feed
     """
     from tracker import feeds as subscriptions
 
-    feed, created = subscriptions.add_feed(ctx.db, url, name, full_text,
-                                           fetch=ctx.config.fetch)
+    if not no_check:
+        checked = subscriptions.check_feed(url, ctx.config.fetch)
+        if checked.candidates:
+            for link in checked.candidates:
+                click.echo(f"  {link.url}  ({link.kind}{': ' + link.title if link.title else ''})")
+        if checked.problem:
+            raise click.ClickException(f"not added: {checked.problem}")
+        if checked.url != url.strip():
+            click.echo(f"Found the feed at {checked.url}", err=True)
+        url = checked.url
+    feed, created = subscriptions.add_feed(ctx.db, url, name, full_text, fetch=ctx.config.fetch)
     click.echo(f"{'Added' if created else 'Already there'}: #{feed.id} {feed.url}")
+
+
+@feeds.command("remove")
+@click.argument("feed_ref", metavar="URL_OR_ID")
+@click.option("--keep-articles", "articles", flag_value="keep",
+              help="Its articles stay (without a source; their outlet stays)")
+@click.option("--delete-articles", "articles", flag_value="delete",
+              help="Its articles go too, with their tags and event memberships")
+@common_options
+def feeds_remove(ctx: Context, feed_ref: str, articles: str | None):
+    """Stop following a feed for good. Say what happens to its articles.
+
+    \b
+    Example:
+        tracker feeds remove 3 --keep-articles
+        tracker feeds remove https://example.org/rss --delete-articles
+    """
+    from tracker import feeds as subscriptions
+    from tracker.store import feeds as feed_store
+
+    if articles is None:
+        raise click.ClickException("say what happens to its articles: --keep-articles or "
+                                   "--delete-articles")
+    feed = feed_store.get_feed(ctx.db, feed_ref)
+    deleted = subscriptions.remove_feed(ctx.db, feed, delete_articles=articles == "delete")
+    kept = "its articles were deleted" if articles == "delete" else "its articles stay"
+    click.echo(f"Removed: #{feed.id} {feed.url} ({kept}{f': {deleted}' if deleted else ''})")
 
 
 @feeds.command("import")
@@ -367,8 +411,10 @@ def feeds_list(ctx: Context, as_json: bool):
     for row in rows:
         click.echo(f"#{row['id']:<4} {row['health']:<9} {row['name'] or row['feed_title'] or ''}"
                    f" <{row['url']}>")
+        upcoming = ("never (disabled)" if not row["enabled"]
+                    else row["next_fetch_at"] or "now")
         click.echo(f"      {row['articles']} articles, last fetched {row['last_fetched_at'] or 'never'}"
-                   f", next {row['next_fetch_at'] or 'now'}")
+                   f", next {upcoming}")
         if row["disabled_reason"]:
             click.echo(f"      disabled: {row['disabled_reason']}")
         elif row["last_error"]:

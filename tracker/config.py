@@ -237,6 +237,9 @@ class TaggerConfig:
     stance_temperature: float = setting(0.1, positive(10))
     # int8 dynamic quantisation of the models' Linear layers.
     quantize: bool = setting(False, Check("bool"))
+    # Languages the models read (ISO 639-1); an article detected with confidence in
+    # another language is tagged "unsupported_language", not "unrelated". [] = all.
+    languages: list[str] = setting(factory=lambda: ["en"], check=Check("texts"))
     # Speed only (left out of the hash that decides what to re-tag).
     batch_size: int = setting(32, Check("int", 1, 1024), group="runtime")
     threads: int = setting(0, Check("int", 0, 256), group="runtime")  # 0 = torch's default

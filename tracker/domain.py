@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 CONTENT_FIELDS = (
     "source_id", "kind", "url", "path", "guid", "title", "outlet", "author",
     "published", "published_date", "date_source", "text", "content_hash", "word_count", "bozo",
+    "language",
 )
 
 
@@ -37,13 +38,24 @@ class Article:
     published_date: str | None = None  # YYYY-MM-DD
     date_source: str = "unknown"
     bozo: int = 0
+    language: str | None = None  # ISO 639-1, detected (tracker.sources.language)
+    language_confidence: float | None = None
+    # Kept apart from ``author`` (a name) and never published: table author_emails.
+    author_email: str | None = None
 
     @property
     def content_hash(self) -> str:
         return content_hash(self.title, self.text)
 
+    def detect_language(self) -> "Article":
+        from tracker.sources.language import detect_language
+
+        self.language, self.language_confidence = detect_language(self.title, self.text)
+        return self
+
     def row(self) -> dict:
         row = asdict(self)
+        row.pop("author_email")
         row["content_hash"] = self.content_hash
         row["word_count"] = len(self.text.split())
         return row

@@ -49,6 +49,27 @@ from tracker.domain import StanceTag
 UNRELATED = "unrelated"
 
 
+UNSUPPORTED_LANGUAGE = "unsupported_language"
+# Below this detector confidence (short or mixed texts) an article is read anyway.
+LANGUAGE_CONFIDENCE = 0.9
+
+
+def language_supported(language: str | None, confidence: float | None,
+                       config: TaggerConfig) -> bool:
+    """Whether the tagger reads an article: its language is one the models support, or
+    it was not detected with confidence (an unknown language is given the benefit)."""
+    if not config.languages or not language or (confidence or 0.0) < LANGUAGE_CONFIDENCE:
+        return True
+    return language in config.languages
+
+
+def unsupported_language_tag(language: str, config: TaggerConfig) -> StanceTag:
+    """The tag of an article the models cannot read: no scores, the reason as evidence."""
+    return StanceTag(label=UNSUPPORTED_LANGUAGE, relevance=None, confidence=None, scores={},
+                     evidence=f"Not read: written in {language} (detected); the tagger reads "
+                              f"{', '.join(config.languages)}.")
+
+
 def uses_nli(config: TaggerConfig) -> bool:
     return config.engine in ("hybrid", "nli")
 

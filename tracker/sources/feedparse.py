@@ -73,26 +73,27 @@ class ParsedFeed:
 
 
 def canonical_url(url: str | None) -> str | None:
-    """The link as an identity: lower-case scheme and host, no fragment, no default
-    port, no tracking parameters. None if it is not an absolute http(s) URL."""
-    if not url:
+    """The link as an identity: RFC 3986 normalisation by url-normalize (case of scheme
+    and host, default ports, dot segments, percent-encoding, IDNA, IPv6 brackets), then
+    no fragment and no tracking parameters. None if it is not an absolute http(s) URL."""
+    from url_normalize import url_normalize
+
+    if not url or urlsplit(url.strip()).scheme.lower() not in ("http", "https"):
         return None
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url_normalize(url.strip()))
         port = parts.port
-    except ValueError:
+    except (ValueError, UnicodeError):
         return None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
+    if not parts.hostname:
         return None
-    host = parts.hostname.lower()
-    if port and not (scheme, port) in (("http", 80), ("https", 443)):
-        host = f"{host}:{port}"
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    netloc = f"{host}:{port}" if port else host  # without any user:password@
     query = [
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
     ]
-    return urlunsplit((scheme, host, parts.path or "/", urlencode(query), ""))
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", urlencode(query), ""))
 
 
 def html_to_text(html: str) -> str:
@@ -170,6 +171,27 @@ def _first_sentence(text: str) -> str:
     return sentence[:MAX_TITLE_CHARS].strip()
 
 
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def parse_author(entry: dict) -> tuple[str | None, str | None]:
+    """(name, e-mail) of an entry's author. RSS writes ``desk@example.org (Anna Larsen)``,
+    Atom has separate name and email, some feeds ``Anna Larsen <desk@example.org>``; the
+    address is kept apart from the name and never shown as the author."""
+    detail = entry.get("author_detail") or {}
+    raw = normalise_whitespace(entry.get("author") or "")
+    found = _EMAIL.search(raw)
+    if found:  # read the raw field ourselves: feedparser's split of "x@y (Name)" can garble
+        email = found.group(0)
+        name = normalise_whitespace(raw.replace(email, " ")).strip(" ()<>[],;:\"'") or None
+    else:
+        name = normalise_whitespace(detail.get("name") or "") or raw or None
+        email = detail.get("email") or None
+    if name and _EMAIL.search(name):
+        name = normalise_whitespace(_EMAIL.sub(" ", name)).strip(" ()<>") or None
+    return name, email
+
+
 def _ttl_minutes(feed_info: dict) -> float | None:
     ttl = str(feed_info.get("ttl") or "").strip()
     return float(ttl) if ttl.isdigit() else None
@@ -219,7 +241,8 @@ def parse_feed(
         entries=len(parsed.get("entries") or []),
         ttl_minutes=_ttl_minutes(feed_info),
     )
-    outlet = title or outlet or urlsplit(url).hostname
+    # The name the feed was given (config or --name) is its articles' outlet.
+    outlet = outlet or title or urlsplit(url).hostname
     for index, entry in enumerate(parsed.get("entries") or []):
         article, summary_only = _entry_to_article(entry, url, fetched_at, outlet, result.bozo)
         if article is None:
@@ -244,6 +267,7 @@ def _entry_to_article(
         return None, False
     guid = normalise_whitespace(entry.get("id") or "") or None
     moment, date_source = entry_date(entry, fetched_at)
+    author, email = parse_author(entry)
     article = Article(
         id=entry_id(guid, link, title, text, feed_url),
         title=title[:MAX_TITLE_CHARS],
@@ -252,10 +276,12 @@ def _entry_to_article(
         url=link,
         guid=guid,
         outlet=outlet,
-        author=normalise_whitespace(entry.get("author") or "") or None,
+        author=author,
+        author_email=email,
         published=to_iso(moment),
         published_date=moment.date().isoformat(),
         date_source=date_source,
         bozo=int(bozo),
     )
+    article.detect_language()
     return article, summary_only and bool(link)

@@ -90,6 +90,7 @@ class FetchResult:
     bytes_read: int = 0  # on the wire (compressed)
     # Where a chain of permanent redirects (301/308 only) ended: the feed has moved.
     permanent_url: str | None = None
+    redirects: list[int] = field(default_factory=list)  # status codes of the hops
 
     @property
     def ok(self) -> bool:
@@ -380,6 +381,7 @@ class Fetcher:
                     except InvalidURL as exc:
                         raise FetchFailed(f"redirected to a URL that may not be fetched: {exc}") from None
                     permanent = permanent and response.status_code in PERMANENT_REDIRECTS
+                    result.redirects.append(response.status_code)
                     continue
                 if hop and permanent:
                     result.permanent_url = url

@@ -70,7 +70,7 @@ def walk_inputs(root: Path, shown_root: str | None = None) -> Walk:
     """Every text and feed file under ``root`` (or ``root`` itself), sorted by name, and
     every entry that could not be used. Hidden entries (``.name``) are skipped."""
     walk = Walk()
-    shown_root = printable(shown_root if shown_root is not None else str(root))
+    shown_root = printable(os.path.normpath(shown_root if shown_root is not None else str(root)))
     try:
         top = os.stat(root)
     except OSError as exc:
@@ -100,7 +100,7 @@ def walk_inputs(root: Path, shown_root: str | None = None) -> Walk:
             if entry.name.startswith("."):
                 continue
             inner = f"{relative}/{printable(entry.name)}" if relative else printable(entry.name)
-            name = f"{shown_root}/{inner}"
+            name = inner if shown_root == "." else f"{shown_root}/{inner}"
             try:
                 info = os.stat(entry.path)  # follows symbolic links
             except OSError as exc:

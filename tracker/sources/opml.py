@@ -11,21 +11,23 @@ from tracker.errors import OPMLError
 
 
 def read_opml(content: bytes) -> list[tuple[str, str | None]]:
-    """``(xmlUrl, title)`` of every feed outline, at any depth (folders are flattened)."""
-    try:
-        # ElementTree does not fetch external entities; expat limits entity expansion.
-        root = ET.fromstring(content)
-    except ET.ParseError as exc:
-        raise OPMLError(f"not well-formed XML: {exc}") from exc
-    if root.tag.lower() != "opml":
-        raise OPMLError(f"not OPML: the root element is <{root.tag}>")
-    found = []
-    for outline in root.iter("outline"):
-        attributes = {k.lower(): v for k, v in outline.attrib.items()}
-        url = attributes.get("xmlurl")
-        if url:
-            found.append((url.strip(), attributes.get("title") or attributes.get("text")))
-    return found
+    """``(xmlUrl, title)`` of every feed outline, at any depth (folders are flattened).
+
+    listparser reads what readers export in practice: entities HTML-style
+    (``&eacute;``), stray ``&``, byte-order marks, unclosed outlines, UTF-16
+    (9 of 9 variants, against 5 of 9 for ElementTree; see the Feeds section of the
+    README). It expands no external or nested entities."""
+    import listparser
+
+    parsed = listparser.parse(content)
+    feeds = [(feed.url.strip(), feed.title or None) for feed in parsed.feeds if feed.url]
+    if not feeds and parsed.bozo and not parsed.get("meta", {}).get("title"):
+        reason = parsed.get("bozo_exception")
+        raise OPMLError(f"not OPML: {reason or 'no feed outlines found'}")
+    if not feeds and not content.lstrip(b"\xef\xbb\xbf \t\r\n").lower().startswith(
+            (b"<?xml", b"<opml")):
+        raise OPMLError("not OPML: no <opml> document")
+    return feeds
 
 
 def export_opml(feeds: Iterable[Feed], title: str = "Arctic stance tracker feeds") -> str:

@@ -127,7 +127,10 @@ def _find_outlet(raw: str) -> str | None:
 
 
 def parse_article_text(raw: str, path: str) -> Article:
-    """Parse the contents of one text file; ``path`` gives the article its identity."""
+    """Parse the contents of one text file. ``path`` is where it was found (the ingest
+    root as given, then the path inside it); the id is made from the path and the text,
+    and the ingest job decides whether it is an article already stored
+    (:func:`tracker.store.articles.stored_file_article`)."""
     if "\x00" in raw:
         raise TextFileError("binary file (contains NUL bytes), not a text article")
     lines = [line.strip() for line in raw.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
@@ -184,8 +187,8 @@ def parse_article_text(raw: str, path: str) -> Article:
     else:
         published_date, date_source = None, "unknown"
 
-    return Article(
-        id=stable_id("file", path),
+    article = Article(
+        id="",
         title=title,
         text=text,
         kind="file",
@@ -196,6 +199,8 @@ def parse_article_text(raw: str, path: str) -> Article:
         published_date=published_date.isoformat() if published_date else None,
         date_source=date_source,
     )
+    article.id = stable_id("file", path, article.content_hash)
+    return article.detect_language()
 
 
 def parse_text_file(path: Path, name: str | None = None) -> Article:

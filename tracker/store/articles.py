@@ -52,7 +52,45 @@ def save_articles(db: Database, articles: Iterable[Article]) -> SaveResult:
                 result.updated += 1
             else:
                 result.unchanged += 1
+            if article.author_email:
+                db["author_emails"].upsert({"article_id": article.id,
+                                            "email": article.author_email}, pk="article_id")
     return result
+
+
+def delete_articles(db: Database, ids: list[str]) -> None:
+    """Delete articles and everything hanging off them -- stance tags, cached vectors,
+    e-mail addresses, event memberships -- in one transaction. Events that lose
+    members get their statistics again (and a new representative if theirs went);
+    events left empty are deleted."""
+    from tracker.store.events import update_event_stats
+
+    with db.atomic():
+        events: set[int] = set()
+        for chunk in chunks(ids):
+            marks = placeholders(chunk)
+            events |= {row[0] for row in db.execute(
+                f"select distinct event_id from event_articles where article_id in ({marks})",
+                chunk)}
+            for table in ("event_articles", "stance_tags", "article_embeddings",
+                          "author_emails"):
+                db.execute(f"delete from [{table}] where article_id in ({marks})", chunk)
+            db.execute(f"update events set representative_article_id = null "
+                       f"where representative_article_id in ({marks})", chunk)
+            db.execute(f"delete from articles where id in ({marks})", chunk)
+        for event_id in sorted(events):
+            left = db.execute(
+                """select ea.article_id, a.title from event_articles ea
+                   join articles a on a.id = ea.article_id where ea.event_id = ?
+                   order by ea.similarity desc, a.published, a.id limit 1""",
+                [event_id]).fetchone()
+            if left is None:
+                db.execute("delete from events where id = ?", [event_id])
+            else:
+                db.execute("""update events set representative_article_id = ?, title = ?
+                              where id = ? and representative_article_id is null""",
+                           [left[0], left[1], event_id])
+        update_event_stats(db, sorted(events))
 
 
 def get_article(db: Database, article_id: str) -> dict | None:
@@ -65,12 +103,13 @@ def first_article_with_url(db: Database, url: str) -> dict | None:
 
 
 def texts(db: Database, ids: list[str]) -> dict[str, dict]:
-    """``id -> {id, title, text, content_hash, published}`` for the ids that still exist."""
+    """``id -> {id, title, text, content_hash, published, language, language_confidence}``
+    for the ids that still exist."""
     found: dict[str, dict] = {}
     for chunk in chunks(ids):
         for row in db.query(
-            f"select id, title, text, content_hash, published from articles "
-            f"where id in ({placeholders(chunk)})", chunk):
+            f"select id, title, text, content_hash, published, language, language_confidence "
+            f"from articles where id in ({placeholders(chunk)})", chunk):
             found[row["id"]] = row
     return found
 
@@ -84,11 +123,33 @@ def titles(db: Database, ids: list[str]) -> dict[str, str]:
     return found
 
 
-def files_source(db: Database, location: str, name: str) -> int:
-    """The id of the ``sources`` row (kind ``files``) of a text folder, created if needed."""
+def stored_file_article(db: Database, path: str, content_hash: str) -> dict | None:
+    """The stored article a text file is: the one found at the same ``path`` (the file
+    was edited), else one with the same text (the file was copied or moved, or stored
+    under its absolute path by an earlier version)."""
+    same_path = next(db["articles"].rows_where("kind = 'file' and path = ?", [path], limit=1),
+                     None)
+    if same_path is not None:
+        return same_path
+    return next(db["articles"].rows_where("kind = 'file' and content_hash = ?", [content_hash],
+                                          order_by="ingested_at", limit=1), None)
+
+
+def files_source(db: Database, location: str, name: str, legacy: str | None = None) -> int:
+    """The id of the ``sources`` row (kind ``files``) of a text folder, created if needed.
+
+    ``legacy`` is the location an earlier version stored (the absolute path): such a
+    row is renamed, so that its articles keep their source."""
     existing = next(db["sources"].rows_where("location = ?", [location], limit=1), None)
     if existing:
         return existing["id"]
+    if legacy:
+        old = next(db["sources"].rows_where("location = ? and kind = 'files'", [legacy],
+                                            limit=1), None)
+        if old:
+            with db.atomic():
+                db["sources"].update(old["id"], {"location": location, "name": name})
+            return old["id"]
     with db.atomic():
         return db["sources"].insert(
             {"kind": "files", "location": location, "name": name, "enabled": 1,

@@ -127,13 +127,64 @@ def due_feeds(db: Database, now: dt.datetime, force: bool = False) -> list[Feed]
     return [Feed.from_row(r) for r in db["sources"].rows_where(where, params, order_by="id")]
 
 
-def feed_file_source(db: Database, path: Path) -> Feed:
-    """The ``sources`` row (kind ``feed-file``) of a local feed document."""
-    location = path.resolve().as_uri()
+def feed_file_source(db: Database, path: Path, name: str | None = None) -> Feed:
+    """The ``sources`` row (kind ``feed-file``) of a local feed document; ``name`` is
+    where it was found (the ingest root as given, then the path inside it)."""
+    location = name or str(path)
     row = find_source(db, location)
     if row is None:
-        return insert_feed(db, location, path.name, kind="feed-file")
+        # An earlier version stored the absolute file URI: rename that row.
+        legacy = find_source(db, path.resolve().as_uri())
+        if legacy is not None and legacy["kind"] == "feed-file":
+            update_feed(db, legacy["id"], {"location": location, "name": None})
+            row = find_source(db, location)
+    if row is None:
+        # No name: the document's own title is its articles' outlet.
+        return insert_feed(db, location, None, kind="feed-file")
     return Feed.from_row(row)
+
+
+def resolve_feed_errors(db: Database, url: str) -> None:
+    """A feed no longer fetched has no open errors (its history stays in ``fetches``)."""
+    with db.atomic():
+        for stage in Stage:
+            resolve_error(db, url, stage)
+
+
+def move_feed(db: Database, feed: Feed, new_url: str, status_code: int | None) -> Feed:
+    """A permanent redirect: the feed's stored URL follows, and the move is recorded in
+    ``feed_moves``. If another feed already has the new URL, this one is disabled."""
+    now = utc_now_iso()
+    with db.atomic():
+        db["feed_moves"].insert({"source_id": feed.id, "old_url": feed.url, "new_url": new_url,
+                                 "status_code": status_code, "moved_at": now})
+        if find_source(db, new_url) is not None:
+            db["sources"].update(feed.id, {
+                "enabled": 0, "next_fetch_at": None,
+                "disabled_reason": f"moved to {new_url}, which is already followed"})
+        else:
+            db["sources"].update(feed.id, {"location": new_url})
+    return Feed.from_row(next(db["sources"].rows_where("id = ?", [feed.id])))
+
+
+def delete_feed(db: Database, feed_id: int, url: str, delete_articles: bool) -> int:
+    """Remove a feed's ``sources`` row, its fetches and moves; its articles are deleted
+    (with their tags, event memberships and cached vectors) or kept without a source."""
+    from tracker.store.articles import delete_articles as delete
+
+    ids = [row[0] for row in db.execute("select id from articles where source_id = ?",
+                                        [feed_id])]
+    with db.atomic():
+        if delete_articles:
+            delete(db, ids)
+        else:
+            db.execute("update articles set source_id = null where source_id = ?", [feed_id])
+        db.execute("delete from fetches where source_id = ?", [feed_id])
+        db.execute("delete from feed_moves where source_id = ?", [feed_id])
+        db.execute("delete from sources where id = ?", [feed_id])
+        for stage in Stage:
+            resolve_error(db, url, stage)
+    return len(ids) if delete_articles else 0
 
 
 def delete_old_fetches(db: Database, cutoff: str) -> int:
@@ -145,15 +196,43 @@ def delete_old_fetches(db: Database, cutoff: str) -> int:
 # -- storing a fetch -------------------------------------------------------------
 
 
-def prepare_articles(db: Database, feed: Feed, articles: list[Article]) -> tuple[list[Article], int]:
-    """Apply the dedupe rules: ``(articles this feed may write, duplicates owned elsewhere)``."""
+def identifying_link(url: str | None, site_url: str | None) -> str | None:
+    """The link that identifies an article, or None for links that point at no one
+    article: the feed's own site (home page) or a site root."""
+    if not url:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.path in ("", "/") and not parts.query:
+        return None
+    if site_url and url.rstrip("/") == site_url.rstrip("/"):
+        return None
+    return url
+
+
+def prepare_articles(db: Database, feed: Feed, articles: list[Article],
+                     site_url: str | None = None) -> tuple[list[Article], int]:
+    """Apply the dedupe rules: ``(articles this feed may write, duplicates)``.
+
+    One canonical link is one article, whatever GUIDs it comes with: in the same
+    document (the first entry with the link stands for the rest) and across feeds
+    (the article stored first owns it). Links to a home page identify nothing
+    (:func:`identifying_link`)."""
     to_save: list[Article] = []
     duplicates = 0
+    seen_links: set[str] = set()
     for article in articles:
         article.source_id = feed.id
+        link = identifying_link(article.url, site_url)
+        if link and link in seen_links:
+            duplicates += 1  # the same article again in this document, under another GUID
+            continue
+        if link:
+            seen_links.add(link)
         existing = get_article(db, article.id)
-        if existing is None and article.url:
-            existing = first_article_with_url(db, article.url)
+        if existing is None and link:
+            existing = first_article_with_url(db, link)
             if existing is not None:
                 article.id = existing["id"]
                 article.guid = existing["guid"]
@@ -249,18 +328,23 @@ def mark_failure(db: Database, feed: Feed, outcome: FeedOutcome, config: FetchCo
         "next_fetch_at": to_iso(now + dt.timedelta(minutes=delay)),
     }
     if outcome.status_code == 410:
-        changes.update(enabled=0, disabled_reason=f"the server says the feed is gone: "
-                                                  f"{outcome.error}")
+        changes.update(enabled=0, next_fetch_at=None,
+                       disabled_reason=f"the server says the feed is gone: {outcome.error}")
         outcome.disabled = True
     elif failures >= config.max_consecutive_failures:
         changes.update(
-            enabled=0,
+            enabled=0, next_fetch_at=None,
             disabled_reason=f"disabled after {failures} consecutive failures; last: "
                             f"{outcome.stage}: {outcome.error}",
         )
         outcome.disabled = True
     db["sources"].update(feed.id, changes)
-    record_error(db, feed.url, outcome.stage or Stage.FETCH, outcome.error or "unknown error")
+    if outcome.disabled:
+        # Not fetched any more: the reason is in disabled_reason, nothing is "open".
+        for stage in Stage:
+            resolve_error(db, feed.url, stage)
+    else:
+        record_error(db, feed.url, outcome.stage or Stage.FETCH, outcome.error or "unknown error")
 
 
 def store_failure(db: Database, feed: Feed, result: FetchResult | None, outcome: FeedOutcome,
@@ -302,11 +386,15 @@ def ingest_document(
     outcome.entries = parsed.entries
     outcome.skipped = parsed.skipped
     outcome.bozo = parsed.bozo
-    articles, outcome.duplicates = prepare_articles(db, feed, parsed.articles)
+    articles, outcome.duplicates = prepare_articles(db, feed, parsed.articles, parsed.site_url)
     if enrich is not None:
         enrich(articles, parsed.summary_only)
     try:
         with db.atomic():
+            # Again inside the write transaction (the enricher fetched pages meanwhile):
+            # another refresh may have stored one of these links since.
+            articles, late_duplicates = prepare_articles(db, feed, articles, parsed.site_url)
+            outcome.duplicates += late_duplicates
             saved = save_articles(db, articles)
             outcome.new, outcome.updated, outcome.unchanged = (
                 saved.new, saved.updated, saved.unchanged)
@@ -340,10 +428,11 @@ def store_unchanged(db: Database, feed: Feed, result: FetchResult | None, config
     return outcome
 
 
-def ingest_feed_file(db: Database, path: Path, config: FetchConfig) -> FeedOutcome:
+def ingest_feed_file(db: Database, path: Path, config: FetchConfig,
+                     name: str | None = None) -> FeedOutcome:
     """A local RSS/Atom document (``tracker ingest``): parsed and stored like a fetched
     feed, under a ``feed-file`` source; an unchanged file is not parsed again."""
-    feed = feed_file_source(db, path)
+    feed = feed_file_source(db, path, name)
     now = dt.datetime.now(dt.timezone.utc)
     try:
         content = read_regular_file(path, config.max_bytes)
