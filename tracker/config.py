@@ -570,3 +570,63 @@ def load_config(path: str | None = None, db_path: str | None = None) -> Config:
     elif os.environ.get("TRACKER_DB"):
         config.db_path = os.environ["TRACKER_DB"]
     return config
+
+
+# -- writing -----------------------------------------------------------------------
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a valid TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() and key.isascii() else json.dumps(key)
+
+
+def _table(lines: list[str], name: str, values: dict[str, Any]) -> None:
+    plain = {k: v for k, v in values.items() if v is not None and not isinstance(v, dict)}
+    nested = {k: v for k, v in values.items() if isinstance(v, dict)}
+    if plain or not nested:
+        lines.append(f"[{name}]")
+        lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in plain.items()]
+        lines.append("")
+    for key, table in nested.items():
+        _table(lines, f"{name}.{_toml_key(key)}", table)
+
+
+def config_to_toml(config: Config, header: str = "") -> str:
+    """The whole configuration as a TOML file that :func:`load_config` reads back into an
+    equal configuration (``tracker calibrate --write`` uses it)."""
+    lines = [f"# {line}" if line else "#" for line in header.splitlines()]
+    if lines:
+        lines.append("")
+    _table(lines, "database", {"path": config.db_path})
+    _table(lines, "ingest", {"paths": list(config.ingest_paths)})
+    topic_file = config.topic.file
+    if "/" in topic_file or topic_file.endswith(".toml"):
+        from tracker.topics import topic_path
+
+        topic_file = str(topic_path(topic_file, config.source_file).resolve())
+    _table(lines, "topic", {"file": topic_file})
+    tagger = dataclasses.asdict(config.tagger)
+    _table(lines, "tagger", {k: tagger[k] for k in TAGGER_KEYS})
+    _table(lines, "calibration", {k: tagger[k] for k in CALIBRATION_KEYS})
+    for number, feed in enumerate(config.feeds):
+        lines.append("[[feeds]]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in dataclasses.asdict(feed).items()
+                  if v is not None]
+        lines.append("")
+    for name in ("fetch", "events", "server", "housekeeping"):
+        _table(lines, name, dataclasses.asdict(getattr(config, name)))
+    lines += ["[schedule]", f"timezone = {_toml_value(config.schedule.timezone)}", ""]
+    for job, table in config.schedule.jobs.items():
+        _table(lines, f"schedule.{job}", dict(table))
+    return "\n".join(lines).rstrip() + "\n"
