@@ -9,14 +9,16 @@ The naive baseline is what a user would write first: transformers'
 at a time (batch 1), the full text, and the four labels as candidate labels.
 
 The stream is what a general news feed looks like: ``--articles`` articles of
-which ``--on-topic`` (5%) are about the topic. On-topic articles are the dev
-set's favor/against/neutral passages and the seeds; off-topic articles are real
-news sentences (Gigaword premises of the vania2020 NLI set) and VAST comments
-from ../shared/data, read at run time and grouped into article-length texts,
-with a few exact duplicates as syndicated news has. Every tagger gets the same
-stream; then each is scored on the dev set's test split (macro-F1). Ours runs
-as configured (keyword prefilter, then the transformer screen) and without the
-prefilter, so the transformer screen's own speed shows too.
+which ``--on-topic`` (5%) are about the topic. On-topic articles are the real news
+excerpts of news_dev labelled favor/against/neutral (120-450 words, read at run time
+from ../shared/data/news_dev, never copied); off-topic articles are real news
+sentences (Gigaword premises of the vania2020 NLI set) and VAST comments from
+../shared/data, grouped into article-length texts, with a few exact duplicates as
+syndicated news has. Every tagger gets the same stream; then each is scored on
+news_dev (all 101 items, macro-F1) and on the written dev set's test split. Ours
+runs as configured (keyword prefilter, then the transformer screen) and without the
+prefilter, so the transformer screen's own speed shows: its first pass embeds only
+each article's headline and lead, and only what passes reads the whole text.
 """
 
 from __future__ import annotations
@@ -49,10 +51,18 @@ NAIVE_LABELS = {
 }
 
 
+NEWS_DEV = ROOT.parent / "shared" / "data" / "news_dev" / "news_dev.jsonl"
+
+
+def read_news_dev() -> list[dict]:
+    with NEWS_DEV.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
 def build_stream(n: int, on_topic: int, seed: int = 11) -> list[tuple[str | None, str]]:
     rng = random.Random(seed)
-    dev = [e for e in load_dev_set(shared_off_topic=0) if e.label != "unrelated"]
-    topical = [(e.title, e.text) for e in rng.sample(dev, min(on_topic, len(dev)))]
+    news = [r for r in read_news_dev() if r["label"] != "unrelated"]
+    topical = [(r["title"], r["text"]) for r in rng.sample(news, min(on_topic, len(news)))]
     with gzip.open(SHARED_NLI, "rt", encoding="utf-8") as handle:
         sentences = sorted({json.loads(line)["premise"].strip() for line in handle if line.strip()})
     sentences = [s for s in sentences if "arctic" not in s.lower()]
@@ -115,6 +125,8 @@ def main() -> None:
     naive = naive_tagger(args.model)
     test = [e for e in load_dev_set() if e.split == "test"]
     gold = [e.label for e in test]
+    news = read_news_dev()
+    news_gold = [r["label"] for r in news]
 
     rows = []
     for name, tagger in taggers.items():
@@ -124,27 +136,31 @@ def main() -> None:
         seconds = time.perf_counter() - started
         f1 = compute_metrics(gold, [t.label for t in tagger.tag_texts(
             [(e.title, e.text) for e in test])], LABELS)
+        news_f1 = compute_metrics(news_gold, [t.label for t in tagger.tag_texts(
+            [(r["title"], r["text"]) for r in news])], LABELS)
         rows.append((name, len(stream) / seconds, seconds,
-                     sum(t.label != "unrelated" for t in tags), f1))
+                     sum(t.label != "unrelated" for t in tags), f1, news_f1))
     naive(*stream[0])
     started = time.perf_counter()
     naive_tags = [naive(title, text) for title, text in stream]
     seconds = time.perf_counter() - started
     f1 = compute_metrics(gold, [naive(e.title, e.text) for e in test], LABELS)
+    news_f1 = compute_metrics(news_gold, [naive(r["title"], r["text"]) for r in news], LABELS)
     rows.append(("naive pipeline, batch 1", len(stream) / seconds, seconds,
-                 sum(t != "unrelated" for t in naive_tags), f1))
+                 sum(t != "unrelated" for t in naive_tags), f1, news_f1))
 
     print()
-    print("| tagger | articles/s | stream time | tagged relevant | dev test macro-F1 | accuracy |")
+    print("| tagger | articles/s | stream time | tagged relevant | news_dev macro-F1 "
+          "| written dev test macro-F1 |")
     print("|---|---|---|---|---|---|")
-    for name, rate, seconds, relevant, f1 in rows:
-        print(f"| {name} | {rate:.2f} | {seconds:.1f}s | {relevant} | {f1.macro_f1:.3f} | "
-              f"{f1.accuracy:.3f} |")
+    for name, rate, seconds, relevant, f1, news_f1 in rows:
+        print(f"| {name} | {rate:.2f} | {seconds:.1f}s | {relevant} | {news_f1.macro_f1:.3f} | "
+              f"{f1.macro_f1:.3f} |")
     print()
-    naive_rate, naive_f1 = rows[-1][1], rows[-1][4].macro_f1
-    for name, rate, _, _, f1 in rows[:-1]:
+    naive_rate, naive_f1 = rows[-1][1], rows[-1][5].macro_f1
+    for name, rate, _, _, _, news_f1 in rows[:-1]:
         print(f"{name}: {rate / naive_rate:.1f}x the naive baseline's throughput, "
-              f"macro-F1 {f1.macro_f1 - naive_f1:+.3f}")
+              f"news_dev macro-F1 {news_f1.macro_f1 - naive_f1:+.3f}")
 
 
 if __name__ == "__main__":

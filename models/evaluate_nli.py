@@ -8,6 +8,8 @@ Measures
   * three-way NLI accuracy: Bowman et al. 2020 validation, CAD-SNLI test (minus the
     pairs that also occur in SNLI dev/test = snli_via_esnli, which was trained on),
     ANLI dev R1-R3, LingNLI validation (MNLI-style, never trained on);
+  * accuracy as a general zero-shot classifier through pipeline("zero-shot-classification")
+    (SemEval test tweets by topic, VAST test comments by topic, the issue's Arctic example);
   * zero-shot stance macro-F1 (favor/against/none, macro over the three classes) on
     VAST test and SemEval-2016 test for the held-out targets climate and hillary,
     for (a) the NLI model and (b) a sentence-embedding similarity baseline with the
@@ -237,6 +239,63 @@ def stance_report(scores, gold, bias):
     return out
 
 
+SEMEVAL_TOPIC_LABELS = {"abortion": "abortion", "atheism": "atheism",
+                        "climate": "climate change", "feminist": "feminism",
+                        "hillary": "Hillary Clinton"}
+ARCTIC_EXAMPLE = ("The Kremlin welcomed joint Arctic energy projects with Washington.",
+                  ["football", "US–Russia cooperation in the Arctic", "the weather", "cooking"])
+
+
+def zero_shot_topics(model_path: str, limit: int | None, seed: int) -> dict:
+    """Accuracy as a general zero-shot classifier, through transformers'
+    pipeline("zero-shot-classification") with its default template ("This example is {}."):
+
+    * SemEval-2016 *test* tweets (never trained on), 5 candidate topics; also for the two
+      targets held out of training entirely (climate, hillary);
+    * VAST *test* comments (never trained on): the text's own topic among 4 topics of
+      other test texts;
+    * the issue's check: an Arctic cooperation sentence against unrelated topics."""
+    from transformers import pipeline
+
+    classify = pipeline("zero-shot-classification", model=model_path, tokenizer=model_path,
+                        device=-1)
+    rows = read_jsonl(DATA / "stance" / "semeval2016_vast.jsonl.gz")
+    semeval = [r for r in rows if r["source"] == "tweeteval_semeval2016" and r["split"] == "test"]
+    vast = [r for r in rows if r["source"] == "vast" and r["split"] == "test"]
+    rng = random.Random(seed)
+    if limit:
+        semeval = rng.sample(semeval, min(limit, len(semeval)))
+        vast = rng.sample(vast, min(limit, len(vast)))
+    candidates = list(SEMEVAL_TOPIC_LABELS.values())
+    hits, held_hits, held_n = 0, 0, 0
+    for r in semeval:
+        top = classify(r["text"], candidates)["labels"][0]
+        right = top == SEMEVAL_TOPIC_LABELS[r["target"]]
+        hits += right
+        if r["target"] in HELDOUT_TARGETS:
+            held_hits, held_n = held_hits + right, held_n + 1
+    topics = sorted({r["target"] for r in vast})
+    vast_hits = 0
+    for r in vast:
+        others = rng.sample([t for t in topics if t != r["target"] and t not in r["target"]
+                             and r["target"] not in t], 4)
+        vast_hits += classify(r["text"], [r["target"], *others])["labels"][0] == r["target"]
+    sentence, labels = ARCTIC_EXAMPLE
+    ranked = classify(sentence, labels)
+    return {
+        "template": "This example is {}. (the pipeline's default)",
+        "semeval_test_5_topics": {"accuracy": round(hits / len(semeval), 4), "n": len(semeval),
+                                  "chance": 0.2},
+        "semeval_test_heldout_targets": {"accuracy": round(held_hits / max(held_n, 1), 4),
+                                         "n": held_n, "targets": HELDOUT_TARGETS},
+        "vast_test_own_topic_of_5": {"accuracy": round(vast_hits / len(vast), 4), "n": len(vast),
+                                     "chance": 0.2},
+        "arctic_example": {"sentence": sentence,
+                           "ranking": [[label, round(score, 4)] for label, score in
+                                       zip(ranked["labels"], ranked["scores"])]},
+    }
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -248,6 +307,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--topic-limit", type=int, default=600,
+                    help="items per zero-shot topic check (SemEval test, VAST test)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     base = args.base
@@ -277,8 +338,12 @@ def main():
             stance_res[m][name] = stance_report(fn(rows), gold, bias)
         print(f"[{m} done {time.time()-t0:.0f}s]", flush=True)
 
+    topics = zero_shot_topics(args.model, args.topic_limit, args.seed)
+    print(f"[zero-shot topics done {time.time()-t0:.0f}s]", flush=True)
+
     metrics = {
         "model": str(args.model),
+        "zero_shot_topic_classification": topics,
         "nli_accuracy": nli_res,
         "nli_set_notes": notes,
         "stance_macro_f1": stance_res,
@@ -312,6 +377,10 @@ def main():
             pd = v["raw"]["pred_dist"]
             print(f"{m:22s} {name:24s} {v['raw']['macro_f1']:7.4f} "
                   f"{v['calibrated']['macro_f1']:7.4f}  {pd['favor']}/{pd['against']}/{pd['none']}")
+    print("\nZero-shot topic classification (pipeline default template)")
+    for name in ("semeval_test_5_topics", "semeval_test_heldout_targets", "vast_test_own_topic_of_5"):
+        print(f"  {name:32s} accuracy {topics[name]['accuracy']:.3f} (n {topics[name]['n']})")
+    print(f"  {topics['arctic_example']['sentence']}: {topics['arctic_example']['ranking']}")
     if not args.no_write:
         out = Path(args.model) / "metrics.json"
         out.write_text(json.dumps(metrics, indent=2) + "\n")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tracker.analysis.passages import split_passages, split_sentences
+from tracker.analysis.passages import sentence_units, split_passages, split_sentences
 
 
 def words(text: str) -> int:
@@ -33,3 +33,12 @@ def test_an_overlong_sentence_is_cut_not_dropped():
 def test_headlines_and_bullets_are_sentences():
     assert split_sentences("Big news today\n• First point. Second point!\n\nDr. Who") == [
         "Big news today", "First point.", "Second point!", "Dr. Who"]
+
+
+def test_sentence_units_cut_long_sentences_and_keep_all_text():
+    long = "Word " + "word " * 299 + "end."
+    text = f"Headline here\nA short one. {long} Last sentence."
+    units = sentence_units(text, 50, words)
+    assert units[0] == "Headline here" and units[1] == "A short one."
+    assert all(words(u) <= 50 for u in units) and units[-1] == "Last sentence."
+    assert sum(words(u) for u in units) == words(text)

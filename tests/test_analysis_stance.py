@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from tracker.analysis.stance import StanceTagger, get_tagger
+from tracker.analysis.stance import StanceTagger, _neutral_rule, get_tagger
 from tracker.config import TaggerConfig
 from tracker.errors import ModelError
 from tracker.sources.files import walk_inputs
@@ -37,10 +37,28 @@ def test_neutral_rules(tiny_nli):
     scores = {"favor": 0.7, "against": 0.2, "neutral": 0.9}
     rules = {"hypotheses": 0.9, "fallback": 0.0, "balance": -0.5}
     for rule, neutral in rules.items():
-        tagger = StanceTagger(TaggerConfig(model=tiny_nli, neutral_rule=rule))
-        assert tagger._apply_neutral_rule(scores)["neutral"] == pytest.approx(neutral)
-        hypotheses = [label for label, _ in tagger._stance_hypotheses()]
+        config = TaggerConfig(model=tiny_nli, neutral_rule=rule)
+        assert _neutral_rule(scores, config)["neutral"] == pytest.approx(neutral)
+        hypotheses = [label for label, _ in StanceTagger(config)._stance_hypotheses()]
         assert ("neutral" in hypotheses) == (rule == "hypotheses")
+
+
+def test_evidence_is_whole_sentences_never_the_headline_run_into_the_body(tiny_nli):
+    title = "Envoy welcomes Arctic talks"
+    text = ("US and Russian officials met in Anchorage to discuss shipping in the Bering Strait "
+            "and the Arctic Council. " * 3 + "\"It works,\" he said. "
+            + "A long closing sentence about the Arctic and the United States and Russia "
+            "that goes on and on " * 12)
+    tagger = StanceTagger(TaggerConfig(model=tiny_nli, relevance_threshold=-1.0))
+    [tag] = tagger.tag_texts([(title, text)])
+    sentences = tagger.sentences(title, text)
+    assert sentences[0] == title  # the headline is a sentence of its own
+    assert not tag.evidence.endswith("…") and len(tag.evidence) < 800
+    # Evidence is one sentence, or a short one with the next: never the headline + body.
+    joined = {f"{a} {b}" for a, b in zip(sentences[1:], sentences[2:])}
+    assert tag.evidence in sentences or tag.evidence in joined
+    assert not tag.evidence.startswith(f"{title} ")
+    assert all(tagger.count_tokens(s) <= tagger.config.max_passage_tokens for s in sentences)
 
 
 def test_nli_engine_works_with_any_nli_model(tiny_nli):
@@ -63,7 +81,8 @@ def test_default_model_finds_every_seed_relevant(default_tagger):
     tags = default_tagger.tag_texts([(a.title, a.text) for a in articles])
     for article, tag in zip(articles, tags):
         assert tag.label in ("favor", "against", "neutral"), (article.title, tag)
-        assert tag.evidence and tag.evidence in " ".join(default_tagger.passages(article.title, article.text))
+        assert tag.evidence and tag.evidence in " ".join(
+            default_tagger.sentences(article.title, article.text))
 
 
 @pytest.mark.parametrize("title, text", [

@@ -219,19 +219,22 @@ class TaggerConfig:
     # hybrid = embedding relevance screen + NLI stance; nli = NLI for both;
     # embedding = embedding similarity for both (see tracker/analysis/stance.py).
     engine: str = setting("hybrid", Check("text", choices=TAGGER_ENGINES))
-    max_passage_tokens: int = setting(200, Check("int", 16, 400))
-    # Stance is read from this many of the most relevant passages.
-    stance_passages: int = setting(3, Check("int", 1, 50))
+    # A sentence longer than this (in model tokens) is cut into pieces, never dropped.
+    max_passage_tokens: int = setting(120, Check("int", 16, 400))
+    # Stance is read from this many of the most relevant sentences.
+    stance_passages: int = setting(2, Check("int", 1, 50))
     # How the neutral label is scored: "hypotheses" (its own hypotheses, like the
     # others), "fallback" (its bias alone: it wins when no other label's
     # hypotheses are supported) or "balance" (minus the gap between the two
     # strongest other labels: it wins when neither side clearly leads).
     neutral_label: str = setting("neutral", Check("text", nonempty=True))
-    neutral_rule: str = setting("hypotheses",
+    neutral_rule: str = setting("fallback",
                                 Check("text", choices=("hypotheses", "fallback", "balance")))
-    # "entailment" = P(entailment) of 3 classes; "entailment_vs_contradiction" = 2-way.
-    nli_score: str = setting("entailment",
-                             Check("text", choices=("entailment", "entailment_vs_contradiction")))
+    # How a stance hypothesis is scored: "entailment" = P(entailment) of 3 classes;
+    # "entailment_vs_contradiction" = 2-way; "entailment_minus_contradiction" =
+    # P(entailment) - P(contradiction) (a text against the hypothesis scores below 0).
+    nli_score: str = setting("entailment_minus_contradiction", Check("text", choices=(
+        "entailment", "entailment_vs_contradiction", "entailment_minus_contradiction")))
     # Softness of the stored probabilities (they never change the label).
     relevance_temperature: float = setting(0.05, positive(10))
     stance_temperature: float = setting(0.1, positive(10))
@@ -240,6 +243,8 @@ class TaggerConfig:
     # Languages the models read (ISO 639-1); an article detected with confidence in
     # another language is tagged "unsupported_language", not "unrelated". [] = all.
     languages: list[str] = setting(factory=lambda: ["en"], check=Check("texts"))
+    # The screen reads the headline and this many words of the text.
+    screen_words: int = setting(60, Check("int", 10, 500))
     # Speed only (left out of the hash that decides what to re-tag).
     batch_size: int = setting(32, Check("int", 1, 1024), group="runtime")
     threads: int = setting(0, Check("int", 0, 256), group="runtime")  # 0 = torch's default
@@ -249,6 +254,9 @@ class TaggerConfig:
                                               group="topic")
     near_miss_hypotheses: list[str] = setting(factory=_topic_value("near_miss_hypotheses"),
                                               group="topic")
+    # NLI hypotheses that say a sentence is about the topic (engines hybrid and nli).
+    topic_hypotheses: list[str] = setting(factory=_topic_value("topic_hypotheses"),
+                                          group="topic")
     relevance_aspects: dict[str, list[str]] = setting(factory=_topic_value("relevance_aspects"),
                                                       group="topic")
     labels: dict[str, list[str]] = setting(factory=_topic_value("labels"), group="topic")
@@ -269,6 +277,16 @@ class TaggerConfig:
     # label's hypotheses to its NLI score (0 = NLI alone).
     stance_embedding_weight: float = setting(factory=_topic_value("stance_embedding_weight"),
                                              check=Check("number", 0, 10), group="calibration")
+    # Engines hybrid and embedding: a first, cheap pass embeds only the headline and
+    # lead (screen_words words); an article whose lead scores below screen_threshold
+    # is unrelated without further model work. Set well below relevance_threshold:
+    # it trades a little recall for speed (bench/bench_tagger.py). -1 = no screen.
+    screen_threshold: float = setting(factory=_topic_value("screen_threshold"),
+                                      check=Check("number", -1, 2), group="calibration")
+    # Engine hybrid: the NLI's strongest topic entailment, times this, is added to an
+    # article's embedding relevance.
+    topic_nli_weight: float = setting(factory=_topic_value("topic_nli_weight"),
+                                      check=Check("number", 0, 5), group="calibration")
     # Added to each label's score before the argmax.
     label_bias: dict[str, float] = setting(factory=_topic_value("label_bias"),
                                            check=Check("numbers", -1, 1), group="calibration")

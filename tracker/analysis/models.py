@@ -196,10 +196,11 @@ class NLIModel:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def entailment(self, pairs: Sequence[tuple[str, str]], batch_size: int = 32) -> np.ndarray:
-        """Per pair: P(entailment) over all classes, and P(entailment) vs. contradiction only."""
+        """Per pair: P(entailment) over all classes, P(entailment) vs. contradiction only,
+        and P(contradiction) over all classes."""
         import torch
 
-        out = np.zeros((len(pairs), 2), dtype=np.float32)
+        out = np.zeros((len(pairs), 3), dtype=np.float32)
         with self._lock, torch.inference_mode():
             for index in batched_by_length([len(p) + len(h) for p, h in pairs], batch_size):
                 batch = self.tokenizer(
@@ -208,12 +209,14 @@ class NLIModel:
                     return_tensors="pt",
                 )
                 logits = self.model(**batch).logits.float()
-                out[index, 0] = torch.softmax(logits, -1)[:, self.entailment_id].numpy()
+                probs = torch.softmax(logits, -1)
+                out[index, 0] = probs[:, self.entailment_id].numpy()
                 if self.contradiction_id is None:
                     out[index, 1] = out[index, 0]
                 else:
                     two = logits[:, [self.entailment_id, self.contradiction_id]]
                     out[index, 1] = torch.softmax(two, -1)[:, 0].numpy()
+                    out[index, 2] = probs[:, self.contradiction_id].numpy()
         return out
 
 

@@ -1,4 +1,4 @@
-"""Split an article into passages that fit a model, without dropping any text.
+"""Split an article into sentences and passages that fit a model, without dropping any text.
 
 Transformers read at most a few hundred tokens; feeding a whole article means
 the model silently sees only its beginning. Instead the text is cut at
@@ -93,6 +93,19 @@ def split_passages(
         # Overlap, but always move forward by at least one sentence.
         start = max(start + 1, end - overlap_sentences)
     return passages
+
+
+def sentence_units(text: str, max_tokens: int, count_tokens: TokenCounter) -> list[str]:
+    """The sentences of ``text`` (headline-like lines are sentences of their own), each
+    cut at word boundaries if longer than ``max_tokens`` model tokens: the units the
+    stance tagger scores, and the evidence it quotes."""
+    units: list[str] = []
+    for sentence in split_sentences(text):
+        if count_tokens(sentence) <= max_tokens:
+            units.append(sentence)
+        else:
+            units.extend(_split_long(sentence, max_tokens, count_tokens))
+    return units
 
 
 def article_text(title: str | None, text: str) -> str:

@@ -1,32 +1,39 @@
 """Zero-shot stance tagging: is an article about the topic, and which way does it lean?
 
-How an article is tagged (every step is configured in ``[tagger]``):
+The policy (what decides a label) lives here; the models are run by
+:mod:`tracker.analysis.models`, and the topic's sentences and fitted numbers
+come from the topic file (:mod:`tracker.topics`, ``[calibration]``).
+
+How an article is tagged (engine ``hybrid``, the default):
 
 0. Prefilter: an article that contains none of ``prefilter_terms`` (words a
    text about the topic cannot avoid, e.g. "Arctic", "Bering") is unrelated
    without any model pass; most of a general news stream ends here.
-1. Its headline and text are split into sentence-aligned passages that fit the
-   model (:mod:`tracker.analysis.passages`); nothing is truncated away.
-2. Relevance, per passage. Engines ``hybrid`` and ``embedding``: cosine
-   similarity of the passage's sentence embedding to the closest topic
-   prototype (``relevance_hypotheses``), minus ``near_miss_weight`` times its
-   similarity to the closest near-miss prototype (``near_miss_hypotheses``:
-   news the label definitions call unrelated although it is close), plus
-   ``aspect_weight`` times its similarity to the weakest of the topic's
-   aspects (``relevance_aspects``: the Arctic; the US and Russia), so news
-   with only one aspect stays out. Engine ``nli``: the NLI entailment
-   probability of the relevance hypotheses. An article with no passage at or
-   above the threshold is ``unrelated``.
-3. Stance, from the ``stance_passages`` most relevant passages: for every
-   label, the NLI entailment probability of each of its hypotheses (engines
-   ``hybrid`` and ``nli``) or the embedding similarity to them (``embedding``),
-   averaged over hypotheses and passages, plus a per-label calibration
-   ``label_bias``; the highest wins. The neutral label may instead be scored
-   by ``neutral_rule``: ``fallback`` (its bias alone) or ``balance`` (minus the
-   gap between the two strongest other labels: neither side clearly leads).
+1. Its headline and text are split into sentences (the headline is one of its
+   own; an over-long sentence is cut, never dropped).
+2. Relevance per sentence, from sentence embeddings: similarity to the closest
+   topic prototype, minus ``near_miss_weight`` times the similarity to the
+   closest near miss (news the label definitions call unrelated although it
+   is close), plus ``aspect_weight`` times the similarity to the weakest of the
+   topic's aspects (the Arctic; the US and Russia), so news with only one
+   aspect stays out.
+3. The ``stance_passages`` most relevant sentences go to the NLI model: the
+   topic hypotheses (is this about the topic?) and every label's hypotheses.
+4. The article's relevance is the mean of its two most relevant sentences plus
+   ``topic_nli_weight`` times the NLI's strongest topic entailment; below
+   ``relevance_threshold`` it is ``unrelated``.
+5. Its stance: per label, the NLI score of its hypotheses averaged over the
+   stance sentences (plus ``stance_embedding_weight`` times the embedding
+   similarity to them), plus ``label_bias``; the neutral label may instead be
+   scored by ``neutral_rule`` (``balance``: minus the gap between the two
+   other labels -- neither side clearly leads). The highest wins.
+6. Evidence: the stance sentence that speaks most for the chosen label (with
+   the next sentence when it is short), never a cut-off passage.
 
-Nothing here is trained on topic data: the only topic-specific inputs are the
-hypotheses and a handful of thresholds and biases chosen on a dev set.
+Engine ``nli`` scores relevance with the NLI model alone, engine
+``embedding`` stance with embeddings alone. Nothing is trained on topic data:
+only the handful of numbers in ``[calibration]`` are fitted on labelled
+examples (``tracker calibrate``).
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from tracker.analysis.models import get_embedder, get_nli_model, model_fingerprint, set_threads
-from tracker.analysis.passages import article_text, split_passages
+from tracker.analysis.passages import article_text, sentence_units
 from tracker.config import TaggerConfig
 from tracker.domain import StanceTag
 
@@ -97,67 +104,122 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(x, 60.0), -60.0)))
 
 
+# Short sentences take the next one along as evidence (a quote and its speaker).
+EVIDENCE_MIN_WORDS = 12
+
+
 @dataclass
-class PassageAnalysis:
+class ArticleAnalysis:
     """What the models said about one distinct text, before any threshold or bias.
 
-    Kept apart from :func:`decide` so the dev-set tuning in ``bench/`` can try
-    many thresholds and biases on one model pass.
+    Kept apart from :func:`decide` so calibration (``tracker calibrate``,
+    ``bench/cv_stance.py``) can try many numbers on one model pass.
     """
 
-    passages: list[str]
-    relevance: np.ndarray  # per passage
-    top: list[int] = field(default_factory=list)  # stance passages, most relevant first
-    stance: list[dict[str, float]] = field(default_factory=list)  # label -> score, per top passage
+    sentences: list[str]
+    relevance: np.ndarray  # per sentence: embedding relevance (engine nli: NLI topic)
+    top: list[int] = field(default_factory=list)  # stance sentences, most relevant first
+    topic: list[float] = field(default_factory=list)  # NLI topic entailment, per top sentence
+    stance: list[dict[str, float]] = field(default_factory=list)  # NLI, per top sentence
+    embedded: list[dict[str, float]] = field(default_factory=list)  # embedding, per top sentence
 
 
-def decide(
-    analysis: PassageAnalysis,
-    labels: Sequence[str],
-    threshold: float,
-    label_bias: dict[str, float],
-    relevance_temperature: float = 0.05,
-    stance_temperature: float = 0.1,
-) -> StanceTag:
-    """The label from an analysis: unrelated below ``threshold``, else the best calibrated stance."""
-    relevance = analysis.relevance
-    best = int(np.argmax(relevance)) if len(relevance) else 0
-    top_relevance = float(relevance[best]) if len(relevance) else 0.0
-    p_relevant = _sigmoid((top_relevance - threshold) / relevance_temperature)
-    chosen = [(i, s) for i, s in zip(analysis.top, analysis.stance) if relevance[i] >= threshold]
-    if not chosen:
+def article_relevance(analysis: ArticleAnalysis, config: TaggerConfig) -> float:
+    """The article's relevance score: its two most relevant sentences, plus the NLI's
+    strongest topic entailment (engine hybrid)."""
+    values = np.sort(np.asarray(analysis.relevance, dtype=float))[::-1]
+    if not len(values):
+        return 0.0
+    score = float(values[:2].mean())
+    if config.engine == "hybrid" and analysis.topic:
+        score += config.topic_nli_weight * max(analysis.topic)
+    return score
+
+
+def relevance_threshold(config: TaggerConfig) -> float:
+    return config.nli_relevance_threshold if config.engine == "nli" else config.relevance_threshold
+
+
+def _label_scores(analysis: ArticleAnalysis, config: TaggerConfig, labels: Sequence[str]
+                  ) -> list[dict[str, float]]:
+    """Per stance sentence: each label's score before biases (NLI, plus the weighted
+    embedding similarity; engine embedding: the similarity alone)."""
+    weight = config.stance_embedding_weight if config.engine == "hybrid" else 0.0
+    rows = []
+    for index in range(len(analysis.top)):
+        embedded = analysis.embedded[index] if analysis.embedded else {}
+        if config.engine == "embedding":
+            row = {label: embedded.get(label, 0.0) for label in labels}
+        else:
+            nli = analysis.stance[index]
+            row = {label: nli.get(label, 0.0) + weight * embedded.get(label, 0.0)
+                   for label in labels}
+        rows.append(_neutral_rule(row, config))
+    return rows
+
+
+def _neutral_rule(scores: dict[str, float], config: TaggerConfig) -> dict[str, float]:
+    rule, neutral = config.neutral_rule, config.neutral_label
+    if rule == "hypotheses":
+        return scores
+    if rule == "fallback":
+        return dict(scores, **{neutral: 0.0})
+    others = sorted((v for k, v in scores.items() if k != neutral), reverse=True)
+    return dict(scores, **{neutral: -(others[0] - others[1])})
+
+
+def _evidence(analysis: ArticleAnalysis, index: int) -> str:
+    """The sentence, with the next one when it is short (a quote and who said it)."""
+    text = analysis.sentences[index]
+    following = index + 1
+    if len(text.split()) < EVIDENCE_MIN_WORDS and following < len(analysis.sentences) and index:
+        text = f"{text} {analysis.sentences[following]}"
+    return text
+
+
+def decide(analysis: ArticleAnalysis, config: TaggerConfig) -> StanceTag:
+    """The label from an analysis: unrelated below the threshold, else the best
+    calibrated stance; scores are probabilities (summing to 1) for display."""
+    labels = list(config.labels)
+    relevance = article_relevance(analysis, config)
+    threshold = relevance_threshold(config)
+    p_relevant = _sigmoid((relevance - threshold) / config.relevance_temperature)
+    if relevance < threshold or not analysis.top:
         scores = {label: p_relevant / len(labels) for label in labels}
         scores[UNRELATED] = 1.0 - p_relevant
-        # The evidence of an unrelated article is the passage that came closest.
-        evidence = analysis.passages[best] if analysis.passages else None
+        best = int(np.argmax(analysis.relevance)) if len(analysis.relevance) else None
+        # The evidence of an unrelated article is the sentence that came closest.
+        evidence = analysis.sentences[best] if best is not None else None
         return StanceTag(
-            label=UNRELATED, scores=_rounded(scores), relevance=round(top_relevance, 4),
+            label=UNRELATED, scores=_rounded(scores), relevance=round(relevance, 4),
             confidence=round(scores[UNRELATED], 4), evidence=evidence,
-            evidence_passages=[{"passage": best, "relevance": round(top_relevance, 4),
-                                "text": evidence}] if evidence else [],
-            passages=len(analysis.passages),
+            evidence_passages=[{"sentence": best, "relevance": round(float(
+                analysis.relevance[best]), 4), "text": evidence}] if evidence else [],
+            passages=len(analysis.sentences),
         )
-    calibrated = {
-        label: float(np.mean([s[label] for _, s in chosen])) + float(label_bias.get(label, 0.0))
-        for label in labels
-    }
+    rows = _label_scores(analysis, config, labels)
+    calibrated = {label: float(np.mean([row[label] for row in rows]))
+                  + float(config.label_bias.get(label, 0.0)) for label in labels}
     label = max(labels, key=lambda k: calibrated[k])
     top_score = max(calibrated.values())
-    exps = {k: math.exp((v - top_score) / stance_temperature) for k, v in calibrated.items()}
+    exps = {k: math.exp((v - top_score) / config.stance_temperature) for k, v in calibrated.items()}
     total = sum(exps.values())
     scores = {k: p_relevant * exps[k] / total for k in labels}
     scores[UNRELATED] = 1.0 - p_relevant
-    # Evidence: the relevant passage that speaks most for the chosen label.
-    chosen.sort(key=lambda item: -item[1][label])
+    # Evidence: the stance sentence that speaks most for the label (for a neutral
+    # label scored by a rule, the most relevant one).
+    order = list(range(len(analysis.top)))
+    if not (label == config.neutral_label and config.neutral_rule != "hypotheses"):
+        order.sort(key=lambda k: -rows[k][label])
     evidence_passages = [
-        {"passage": i, "relevance": round(float(relevance[i]), 4), "scores": _rounded(s),
-         "text": analysis.passages[i]}
-        for i, s in chosen
+        {"sentence": analysis.top[k], "relevance": round(float(analysis.relevance[analysis.top[k]]), 4),
+         "scores": _rounded(rows[k]), "text": _evidence(analysis, analysis.top[k])}
+        for k in order
     ]
     return StanceTag(
-        label=label, scores=_rounded(scores), relevance=round(top_relevance, 4),
+        label=label, scores=_rounded(scores), relevance=round(relevance, 4),
         confidence=round(scores[label], 4), evidence=evidence_passages[0]["text"],
-        evidence_passages=evidence_passages, passages=len(analysis.passages),
+        evidence_passages=evidence_passages, passages=len(analysis.sentences),
     )
 
 
@@ -185,26 +247,26 @@ class StanceTagger:
                           if config.near_miss_hypotheses else None)
             self._aspects = [self.embedder.encode(v) for v in config.relevance_aspects.values()]
             self._label_vectors = {
-                label: self.embedder.encode(hyps) for label, hyps in config.labels.items()
+                label: self.embedder.encode(hyps) for label, hyps in config.labels.items() if hyps
             }
 
-    def _screened_out(self) -> StanceTag:
-        """The tag of an article without any prefilter term: unrelated, no model involved."""
+    def _screened_out(self, relevance: float | None = None, lead: str | None = None) -> StanceTag:
+        """The tag of an article the prefilter (no topic term: no model involved,
+        relevance None) or the lead screen (its lead's relevance) put aside."""
         scores = {label: 0.0 for label in self.labels}
         scores[UNRELATED] = 1.0
-        return StanceTag(label=UNRELATED, scores=scores, relevance=None, confidence=1.0)
+        return StanceTag(label=UNRELATED, scores=scores, confidence=1.0, evidence=lead,
+                         relevance=None if relevance is None else round(relevance, 4))
 
-    @property
-    def relevance_threshold(self) -> float:
-        if self.config.engine == "nli":
-            return self.config.nli_relevance_threshold
-        return self.config.relevance_threshold
+    def _lead(self, title: str | None, text: str) -> str:
+        words = text.split()[: self.config.screen_words]
+        return f"{(title or '').strip()}. {' '.join(words)}".strip(". ")
 
     def count_tokens(self, text: str) -> int:
         return self._token_model.count_tokens(text)
 
-    def passages(self, title: str | None, text: str) -> list[str]:
-        return split_passages(article_text(title, text), self.config.max_passage_tokens,
+    def sentences(self, title: str | None, text: str) -> list[str]:
+        return sentence_units(article_text(title, text), self.config.max_passage_tokens,
                               self.count_tokens)
 
     def tag_texts(
@@ -214,81 +276,85 @@ class StanceTagger:
     ) -> list[StanceTag]:
         """Tag ``(title, text)`` pairs; identical ones are scored once.
 
-        All passages of all articles share the embedding batches, and all
-        (passage, hypothesis) pairs the NLI batches. An empty text gets a
+        All sentences of all articles share the embedding batches, and all
+        (sentence, hypothesis) pairs the NLI batches. An empty text gets a
         failed tag; the others are unaffected. ``progress(n)`` is called with
         the number of articles once they are done.
         """
         keys = [((title or "").strip(), text) for title, text in articles]
         distinct = list(dict.fromkeys(keys))
         analyses = self.analyse(distinct)
-        config = self.config
-        tags = {
-            key: analysis if isinstance(analysis, StanceTag) else decide(
-                analysis, self.labels, self.relevance_threshold, config.label_bias,
-                config.relevance_temperature, config.stance_temperature)
-            for key, analysis in zip(distinct, analyses)
-        }
+        tags = {key: analysis if isinstance(analysis, StanceTag) else decide(analysis, self.config)
+                for key, analysis in zip(distinct, analyses)}
         if progress:
             progress(len(keys))
         return [tags[key] for key in keys]
 
-    def analyse(
-        self, articles: Sequence[tuple[str | None, str]], all_top: bool = False
-    ) -> list[PassageAnalysis | StanceTag]:
-        """Model work for each article: passage relevance, then stance of the top passages.
-
-        Stance is computed only for top passages at or above the relevance
-        threshold (the cheap path for off-topic news), or for all top passages
-        with ``all_top`` (for tuning the threshold). Empty texts give a failed tag.
-        """
+    def analyse(self, articles: Sequence[tuple[str | None, str]]
+                ) -> list[ArticleAnalysis | StanceTag]:
+        """Model work for each article: sentence relevance, then topic and stance of its
+        most relevant sentences. Empty texts give a failed tag."""
         config = self.config
-        results: list[PassageAnalysis | StanceTag] = []
-        all_passages: list[str] = []
+        results: list[ArticleAnalysis | StanceTag | None] = []
+        leads: list[tuple[int, str]] = []
         for title, text in articles:
             if not text or not text.strip():
                 results.append(StanceTag.failed("empty text: nothing to tag"))
-                continue
-            if self._prefilter and not self._prefilter.search(f"{title or ''}\n{text}"):
+            elif self._prefilter and not self._prefilter.search(f"{title or ''}\n{text}"):
                 results.append(self._screened_out())
+            else:
+                results.append(None)
+                leads.append((len(results) - 1, self._lead(title, text)))
+        # The screen: one short embedding per article (headline and lead), shared batches.
+        if self.embedder is not None and config.screen_threshold > -1 and leads:
+            screened = self._embedding_relevance(
+                self.embedder.encode([lead for _, lead in leads], batch_size=config.batch_size))
+            for (position, lead), score in zip(leads, screened):
+                if score < config.screen_threshold:
+                    results[position] = self._screened_out(float(score), lead)
+        all_sentences: list[str] = []
+        for position, (title, text) in enumerate(articles):
+            if results[position] is not None:
                 continue
-            passages = self.passages(title, text)
-            results.append(PassageAnalysis(passages=passages, relevance=np.zeros(len(passages))))
-            all_passages.extend(passages)
+            sentences = self.sentences(title, text)
+            results[position] = ArticleAnalysis(sentences=sentences,
+                                                relevance=np.zeros(len(sentences)))
+            all_sentences.extend(sentences)
 
-        # Relevance of every passage of every article, in shared batches.
+        # Relevance of every sentence of every article, in shared batches.
         vectors = None
         if config.engine == "nli":
-            relevance = self._nli_relevance(all_passages)
+            relevance = self._nli_topic(all_sentences)
         else:
-            vectors = self.embedder.encode(all_passages, batch_size=config.batch_size)
+            vectors = self.embedder.encode(all_sentences, batch_size=config.batch_size)
             relevance = self._embedding_relevance(vectors)
-        stance_items: list[tuple[PassageAnalysis, int, int]] = []  # (analysis, passage, row)
+        items: list[tuple[ArticleAnalysis, int, int]] = []  # (analysis, sentence, row)
         position = 0
         for item in results:
             if isinstance(item, StanceTag):
                 continue
-            item.relevance = relevance[position : position + len(item.passages)]
-            ranked = sorted(range(len(item.passages)), key=lambda i: -item.relevance[i])
-            item.top = [i for i in ranked[: config.stance_passages]
-                        if all_top or item.relevance[i] >= self.relevance_threshold]
-            stance_items.extend((item, i, position + i) for i in item.top)
-            position += len(item.passages)
+            item.relevance = relevance[position : position + len(item.sentences)]
+            ranked = sorted(range(len(item.sentences)), key=lambda i: -item.relevance[i])
+            # The headline (or first sentence) frames the story: it always counts.
+            item.top = list(dict.fromkeys([0, *ranked[: config.stance_passages]]))
+            items.extend((item, i, position + i) for i in item.top)
+            position += len(item.sentences)
 
-        # Stance of the relevant passages only, again in shared batches.
-        if stance_items:
-            if config.engine != "nli":
-                embedded = self._embedding_scores(
-                    np.stack([vectors[row] for _, _, row in stance_items]))
-            if config.engine == "embedding":
-                scores = embedded
-            else:
-                scores = self._nli_scores([item.passages[i] for item, i, _ in stance_items])
-                weight = config.stance_embedding_weight
-                if config.engine == "hybrid" and weight:
-                    scores = [{k: s[k] + weight * e[k] for k in s} for s, e in zip(scores, embedded)]
-            for (item, _, _), passage_scores in zip(stance_items, scores):
-                item.stance.append(self._apply_neutral_rule(passage_scores))
+        # Topic and stance of the most relevant sentences only, again in shared batches.
+        if items:
+            texts = [item.sentences[i] for item, i, _ in items]
+            topic = (self._nli_topic(texts) if config.engine == "hybrid"
+                     and config.topic_hypotheses else None)
+            nli = self._nli_scores(texts) if config.engine != "embedding" else None
+            embedded = (self._embedding_scores(np.stack([vectors[row] for _, _, row in items]))
+                        if vectors is not None else None)
+            for n, (item, _, _) in enumerate(items):
+                if topic is not None:
+                    item.topic.append(float(topic[n]))
+                if nli is not None:
+                    item.stance.append(nli[n])
+                if embedded is not None:
+                    item.embedded.append(embedded[n])
         return results
 
     # -- relevance -----------------------------------------------------------------
@@ -304,17 +370,24 @@ class StanceTagger:
             score = score + self.config.aspect_weight * weakest
         return score
 
-    def _nli_relevance(self, passages: list[str]) -> np.ndarray:
-        if not passages:
+    def _nli_topic(self, sentences: list[str]) -> np.ndarray:
+        """Per sentence: the strongest entailment of the topic hypotheses."""
+        hyps = self.config.topic_hypotheses or self.config.relevance_hypotheses
+        if not sentences:
             return np.zeros(0)
-        hyps = self.config.relevance_hypotheses
-        pairs = [(p, h) for p in passages for h in hyps]
-        probs = self.nli.entailment(pairs, self.config.batch_size)[:, self._nli_column]
-        return probs.reshape(len(passages), len(hyps)).max(axis=1)
+        pairs = [(s, h) for s in sentences for h in hyps]
+        # Topic: the plain entailment probability, whatever scores the stance.
+        probs = self.nli.entailment(pairs, self.config.batch_size)[:, 0]
+        return probs.reshape(len(sentences), len(hyps)).max(axis=1)
 
-    @property
-    def _nli_column(self) -> int:
-        return 1 if self.config.nli_score == "entailment_vs_contradiction" else 0
+    def _nli(self, pairs: list[tuple[str, str]]) -> np.ndarray:
+        """The configured NLI score of each pair (``nli_score``)."""
+        probs = self.nli.entailment(pairs, self.config.batch_size)
+        if self.config.nli_score == "entailment_vs_contradiction":
+            return probs[:, 1]
+        if self.config.nli_score == "entailment_minus_contradiction":
+            return probs[:, 0] - probs[:, 2]
+        return probs[:, 0]
 
     # -- stance --------------------------------------------------------------------
 
@@ -325,20 +398,10 @@ class StanceTagger:
         return [(label, h) for label, hyps in self.config.labels.items() if label != skip
                 for h in hyps]
 
-    def _apply_neutral_rule(self, scores: dict[str, float]) -> dict[str, float]:
-        rule, neutral = self.config.neutral_rule, self.config.neutral_label
-        if rule == "hypotheses":
-            return scores
-        if rule == "fallback":
-            return dict(scores, **{neutral: 0.0})
-        others = sorted((v for k, v in scores.items() if k != neutral), reverse=True)
-        return dict(scores, **{neutral: -(others[0] - others[1])})
-
-    def _nli_scores(self, passages: list[str]) -> list[dict[str, float]]:
+    def _nli_scores(self, sentences: list[str]) -> list[dict[str, float]]:
         hypotheses = self._stance_hypotheses()
-        pairs = [(p, h) for p in passages for _, h in hypotheses]
-        probs = self.nli.entailment(pairs, self.config.batch_size)[:, self._nli_column]
-        probs = probs.reshape(len(passages), len(hypotheses))
+        pairs = [(s, h) for s in sentences for _, h in hypotheses]
+        probs = self._nli(pairs).reshape(len(sentences), len(hypotheses))
         result = []
         for row in probs:
             per_label: dict[str, list[float]] = {label: [] for label in self.labels}
@@ -349,9 +412,8 @@ class StanceTagger:
         return result
 
     def _embedding_scores(self, vectors: np.ndarray) -> list[dict[str, float]]:
-        sims = {label: (vectors @ v.T).mean(axis=1) if len(v) else np.zeros(len(vectors))
-                for label, v in self._label_vectors.items()}
-        return [{label: float(sims[label][row]) for label in self.labels}
+        sims = {label: (vectors @ v.T).mean(axis=1) for label, v in self._label_vectors.items()}
+        return [{label: float(sims[label][row]) if label in sims else 0.0 for label in self.labels}
                 for row in range(vectors.shape[0])]
 
 

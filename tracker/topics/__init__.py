@@ -24,7 +24,8 @@ DEFAULT_TOPIC = "arctic"
 LAYOUT: dict[str, dict[str, str]] = {
     "topic": {"name": "name", "description": "description"},
     "relevance": {"prototypes": "relevance_hypotheses", "near_misses": "near_miss_hypotheses",
-                  "aspects": "relevance_aspects", "prefilter_terms": "prefilter_terms"},
+                  "aspects": "relevance_aspects", "prefilter_terms": "prefilter_terms",
+                  "hypotheses": "topic_hypotheses"},
 }
 REQUIRED = ("name", "relevance_hypotheses", "labels")
 
@@ -72,6 +73,7 @@ def load_topic(ref: str = DEFAULT_TOPIC, relative_to: str | None = None) -> Topi
         "name": Check("text", nonempty=True), "description": Check("text"),
         "relevance_hypotheses": Check("texts", nonempty=True),
         "near_miss_hypotheses": Check("texts"), "relevance_aspects": Check("text_lists"),
+        "topic_hypotheses": Check("texts"),
         "prefilter_terms": Check("texts"),
     }
     for table, keys in LAYOUT.items():
@@ -107,6 +109,7 @@ def load_topic(ref: str = DEFAULT_TOPIC, relative_to: str | None = None) -> Topi
         raise ConfigError(f"{where}: missing {', '.join(missing)}")
     values.setdefault("description", "")
     values.setdefault("near_miss_hypotheses", [])
+    values.setdefault("topic_hypotheses", [])
     values.setdefault("relevance_aspects", {})
     values.setdefault("prefilter_terms", [])
     return Topic(file=ref, name=values["name"], description=values["description"],
