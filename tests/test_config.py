@@ -102,7 +102,9 @@ def test_the_topic_file_is_the_one_source_of_the_defaults():
 def test_another_topic_is_another_file(tmp_path):
     text = (ROOT / "tracker" / "topics" / "arctic.toml").read_text()
     other = text.replace("US–Russia cooperation in the Arctic", "Deep-sea mining rules")
-    other = other.replace('"Moscow should be kept isolated.",', '"Mining must be stopped.",')
+    other = other.replace(
+        '"This text is against cooperation between the United States and Russia in the Arctic.",',
+        '"Mining must be stopped.",')
     (tmp_path / "mining.toml").write_text(other)
     (tmp_path / "tracker.toml").write_text('[topic]\nfile = "mining.toml"\n'
                                            '[calibration]\nrelevance_threshold = 0.3\n')
