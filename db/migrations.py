@@ -313,3 +313,33 @@ def feeds_and_languages(db: Database) -> None:
         foreign_keys=[("source_id", "sources", "id")],
     )
     db["feed_moves"].create_index(["source_id"])
+
+
+@migrations(name="0010_summaries")
+def summaries(db: Database) -> None:
+    # Counts of articles by stance per day, week, outlet, outlet and day, outlet
+    # and event, and per value of the faceted columns, so that the timeline views,
+    # the charts and the articles page read a few rows instead of every article
+    # (issue 17). db/summaries.py fills them and creates the triggers that keep
+    # them up to date (on the first open after this migration).
+    counts = {"articles": int, "favor": int, "against": int, "neutral": int,
+              "unrelated": int, "untagged": int}
+    zeros = {column: 0 for column in counts}
+    db["summary_daily"].create({"date": str, **counts}, pk="date", defaults=zeros,
+                               not_null=set(counts))
+    db["summary_weekly"].create({"week": str, **counts}, pk="week", defaults=zeros,
+                                not_null=set(counts))
+    db["summary_outlets"].create({"outlet": str, **counts, "events": int}, pk="outlet",
+                                 defaults={**zeros, "events": 0}, not_null={*counts, "events"})
+    db["summary_outlet_daily"].create({"outlet": str, "date": str, **counts},
+                                      pk=("outlet", "date"), defaults=zeros, not_null=set(counts))
+    db["summary_outlet_events"].create({"outlet": str, "event_id": int, "articles": int},
+                                       pk=("outlet", "event_id"), defaults={"articles": 0},
+                                       not_null={"articles"})
+    db["summary_values"].create({"column_name": str, "value": str, "articles": int},
+                                pk=("column_name", "value"), defaults={"articles": 0},
+                                not_null={"articles"})
+    # The hash of the trigger definitions the tables were built with.
+    db["summary_settings"].create({"key": str, "value": str}, pk="key")
+    # The largest events first (the dashboard's event chart, the story page).
+    db["events"].create_index(["article_count", "first_date"])

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from sqlite_utils import Database
 
-# Stance counts over a group of articles (articles.stance is copied from
-# stance_tags by the tagger); "relevant" = favor + against + neutral, and the
-# shares are of relevant articles, NULL when there are none.
-STANCE_LABELS = ("favor", "against", "neutral", "unrelated")
-STANCE_COUNTS = ", ".join(
-    ["count(*) as articles",
-     "count(case when stance in ('favor', 'against', 'neutral') then 1 end) as relevant"]
-    + [f"count(case when stance = '{label}' then 1 end) as {label}" for label in STANCE_LABELS]
-    + ["count(case when stance is null then 1 end) as untagged"]
-)
-STANCE_COLUMNS = "articles, relevant, favor, against, neutral, unrelated, untagged"
-STANCE_SUMS = ", ".join(f"sum({c}) as {c}" for c in STANCE_COLUMNS.split(", "))
+# The stance views read the summary tables that triggers on articles keep up to
+# date (db/summaries.py), so a page reads the rows it shows, not every article.
+# "relevant" = favor + against + neutral, and the shares are of relevant
+# articles, NULL when there are none. articles.stance is copied from
+# stance_tags by the tagger.
+RELEVANT = "(favor + against + neutral)"
+STANCE_COLUMNS = (f"articles, {RELEVANT} as relevant, favor, against, neutral, unrelated, "
+                  "untagged")
 STANCE_SHARES = ", ".join(
-    f"round(1.0 * {label} / nullif(relevant, 0), 4) as {label}_share"
+    f"round(1.0 * {label} / nullif({RELEVANT}, 0), 4) as {label}_share"
     for label in ("favor", "against", "neutral")
 )
 
@@ -79,39 +75,26 @@ VIEWS: dict[str, str] = {
     """,
     "stance_daily": f"""
         select date, {STANCE_COLUMNS}, {STANCE_SHARES}
-        from (
-            select published_date as date, {STANCE_COUNTS}
-            from articles
-            where published_date is not null
-            group by published_date
-        )
+        from summary_daily
         order by date desc
     """,
-    # Weeks start on Monday; the days are counted first, so the date
-    # arithmetic runs once per day, not once per article.
+    # Weeks start on Monday (summary_weekly.week); week_end is the Sunday.
     "stance_weekly": f"""
         select week, date(week, '+6 days') as week_end, {STANCE_COLUMNS}, {STANCE_SHARES}
-        from (
-            select week, {STANCE_SUMS}
-            from (
-                select date(published_date, 'weekday 0', '-6 days') as week, {STANCE_COUNTS}
-                from articles
-                where published_date is not null
-                group by published_date
-            )
-            group by week
-        )
+        from summary_weekly
         order by week desc
     """,
+    # An unknown outlet is '' in the summaries; an outlet's first and last day
+    # are two index lookups in summary_outlet_daily ('' = undated sorts first).
     "stance_by_outlet": f"""
-        select outlet, {STANCE_COLUMNS}, {STANCE_SHARES}, events, first_date, last_date
-        from (
-            select coalesce(outlet, '(unknown)') as outlet, {STANCE_COUNTS},
-                   count(distinct event_id) as events,
-                   min(published_date) as first_date, max(published_date) as last_date
-            from articles
-            group by outlet
-        )
+        select case when o.outlet = '' then '(unknown)' else o.outlet end as outlet,
+               {STANCE_COLUMNS}, {STANCE_SHARES}, events,
+               (select min(d.date) from summary_outlet_daily d
+                where d.outlet = o.outlet and d.date > '') as first_date,
+               (select max(d.date) from summary_outlet_daily d
+                where d.outlet = o.outlet and d.date > '') as last_date
+        from summary_outlets o
+        where articles > 0
         order by articles desc
     """,
 }
