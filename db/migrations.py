@@ -336,8 +336,9 @@ def summaries(db: Database) -> None:
     db["summary_outlet_events"].create({"outlet": str, "event_id": int, "articles": int},
                                        pk=("outlet", "event_id"), defaults={"articles": 0},
                                        not_null={"articles"})
-    db["summary_values"].create({"column_name": str, "value": str, "articles": int},
-                                pk=("column_name", "value"), defaults={"articles": 0},
+    # Per stance too, so that facets of articles filtered by stance are counted here.
+    db["summary_values"].create({"column_name": str, "value": str, "stance": str, "articles": int},
+                                pk=("column_name", "value", "stance"), defaults={"articles": 0},
                                 not_null={"articles"})
     # The hash of the trigger definitions the tables were built with.
     db["summary_settings"].create({"key": str, "value": str}, pk="key")

@@ -115,10 +115,11 @@ SUMMARIES: list[Summary] = [
             {"outlet": OUTLET, "event_id": "{r}.event_id"}, ARTICLE_COUNT,
             ("outlet", "event_id"), when="{r}.event_id is not null"),
 ] + [
-    # Facet counts of the whole articles table (the first page of /tracker/articles).
+    # Facet counts of the articles table, whole or by stance ('' = untagged).
     Summary(f"values_{column}", "summary_values",
-            {"column_name": f"'{column}'", "value": f"{{r}}.{column}"}, ARTICLE_COUNT,
-            (column,), when=f"{{r}}.{column} is not null")
+            {"column_name": f"'{column}'", "value": f"{{r}}.{column}",
+             "stance": "coalesce({r}.stance, '')"}, ARTICLE_COUNT,
+            tuple(dict.fromkeys((column, "stance"))), when=f"{{r}}.{column} is not null")
     for column in ("stance", "language", "date_source")
 ]
 
@@ -173,13 +174,17 @@ def _stored_hash(db: Database) -> str | None:
     return row[0] if row else None
 
 
-def rebuild_summaries(db: Database) -> None:
-    """Drop the summary triggers, recompute every summary table, create the triggers
-    again: in the caller's transaction, so nobody sees half-built counts."""
+def drop_summary_triggers(db: Database) -> None:
     existing = [row[0] for row in db.execute(
         "select name from sqlite_master where type = 'trigger' and name like 'summary\\_%' escape '\\'")]
     for name in existing:
         db.execute(f"drop trigger [{name}]")
+
+
+def rebuild_summaries(db: Database) -> None:
+    """Drop the summary triggers, recompute every summary table, create the triggers
+    again: in the caller's transaction, so nobody sees half-built counts."""
+    drop_summary_triggers(db)
     for statement in rebuild_statements():
         db.execute(statement)
     for name, body in trigger_definitions().items():

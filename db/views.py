@@ -63,15 +63,18 @@ VIEWS: dict[str, str] = {
         order by s.id
     """,
     # --- The timeline (issue 7); example SQL for each is in the README. ---
-    # Events by the day they were first reported, with their stance.
+    # Events by the day they were first reported, with their stance. No ORDER BY
+    # and no join: SQLite then flattens the view into a query on it, so counting
+    # its rows or faceting it reads events' indexes (0.3 s at 35,000 events with
+    # them); Datasette and the canned queries sort it themselves.
     "timeline": """
         select e.first_date as date, e.id as event_id, e.title, e.article_count,
                e.outlet_count, e.stance, e.favor, e.against, e.neutral, e.unrelated,
                e.mean_favor, e.mean_against, e.mean_neutral, e.first_seen, e.last_seen,
-               e.evidence, e.representative_article_id, a.url as representative_url
+               e.evidence, e.representative_article_id,
+               (select a.url from articles a where a.id = e.representative_article_id)
+                   as representative_url
         from events e
-        left join articles a on a.id = e.representative_article_id
-        order by e.first_date desc, e.article_count desc
     """,
     "stance_daily": f"""
         select date, {STANCE_COLUMNS}, {STANCE_SHARES}

@@ -181,3 +181,24 @@ def test_summaries_are_built_for_an_existing_database(db_path):
     db = open_db(db_path)
     assert stored_views(db) == expected
     assert summaries.check(db).ok
+
+
+def test_cli_checks_and_rebuilds(db_path):
+    from click.testing import CliRunner
+
+    from tracker.cli import cli
+
+    db = open_db(db_path)
+    save_articles(db, [random_article(random.Random(5), n) for n in range(10)])
+    runner = CliRunner()
+    result = runner.invoke(cli, ["summaries", "--db", str(db_path)])
+    assert result.exit_code == 0 and "Summaries agree with the articles." in result.output
+    db.execute("update summary_weekly set articles = articles + 1")
+    db.conn.commit()
+    result = runner.invoke(cli, ["summaries", "--db", str(db_path)])
+    assert result.exit_code == 1
+    assert "summary_weekly:" in result.output and "differ from a rebuild" in result.output
+    assert result.output.strip().endswith("run tracker summaries --rebuild")
+    result = runner.invoke(cli, ["summaries", "--rebuild", "--db", str(db_path)])
+    assert result.exit_code == 0 and result.output.startswith("Rebuilt: ")
+    assert runner.invoke(cli, ["summaries", "--db", str(db_path)]).exit_code == 0

@@ -482,6 +482,37 @@ def events(ctx: Context, rebuild: bool):
 
 
 @cli.command()
+@click.option("--rebuild", is_flag=True,
+              help="Recompute the summary tables and event statistics from the articles")
+@common_options
+def summaries(ctx: Context, rebuild: bool):
+    """Check the summary tables the timeline reads (stance per day, week, outlet,
+    event) against the articles; with --rebuild, recompute them.
+
+    The jobs keep them up to date as they write, so a check should always find
+    them equal; exits non-zero when it does not.
+
+    \b
+    Example:
+        tracker summaries            # check (read-only)
+        tracker summaries --rebuild  # recompute in one transaction
+    """
+    from tracker.store import summaries as store
+
+    if rebuild:
+        rows = store.rebuild(ctx.db)
+        click.echo("Rebuilt: " + ", ".join(f"{table} {n:,}" for table, n in rows.items()))
+        return
+    result = store.check(ctx.db)
+    for table, rows in result.rows.items():
+        differ = result.differences.get(table, 0)
+        click.echo(f"{table}: {rows:,} rows" + (f", {differ:,} differ from a rebuild" if differ else ""))
+    if not result.ok:
+        raise click.ClickException("summaries differ from the articles: run tracker summaries --rebuild")
+    click.echo("Summaries agree with the articles.")
+
+
+@cli.command()
 @click.option("--all", "retag_all", is_flag=True,
               help="Re-tag every article, not only new or changed ones")
 @common_options

@@ -78,9 +78,11 @@ def _register_plugin() -> None:
     from datasette.plugins import pm
 
     from tracker.publish import plugin
+    from tracker.publish.search import take_over_search
 
     if not pm.is_registered(plugin):
         pm.register(plugin, name="tracker")
+    take_over_search(pm)
 
 
 def build_datasette(db_path: str | Path, metadata_path: str | Path | None = None,
@@ -88,7 +90,7 @@ def build_datasette(db_path: str | Path, metadata_path: str | Path | None = None
     """A Datasette over the live (mutable) database file; jobs may write while it serves."""
     _register_plugin()
     metadata = load_metadata(db_path, metadata_path)
-    metadata.setdefault("plugins", {})["tracker"] = {"public": public}
+    metadata.setdefault("plugins", {}).setdefault("tracker", {})["public"] = public
     return Datasette(
         files=[str(db_path)],
         metadata=metadata,

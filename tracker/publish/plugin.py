@@ -4,6 +4,9 @@
   0.65 answers it with a 500 and a traceback in the log).
 * Public mode (``tracker serve --public``, ``[server] public = true``): the
   introspection pages that reveal paths, versions and settings answer ``404``.
+* The ``summary`` facet type, counted from the summary tables
+  (:mod:`tracker.publish.facets`). The bounded search box
+  (:mod:`tracker.publish.search`) is registered beside this module.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import json
 from urllib.parse import unquote
 
 from datasette import hookimpl
+
+from tracker.publish.facets import register_facet_classes  # noqa: F401 -- a hook of this plugin
 
 # Pages a public site does not show: the database file's path, versions, settings...
 PRIVATE_PAGES = ("/-/databases", "/-/versions", "/-/plugins", "/-/settings", "/-/config",

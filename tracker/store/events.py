@@ -231,8 +231,12 @@ def update_event_stats(db: Database, event_ids: list[int]) -> int:
     now = utc_now_iso()
     with db.atomic():
         rows = event_stats(db, event_ids)
-        for row in rows:
-            db["events"].update(row["id"], dict(row, updated_at=now))
+        if rows:
+            # One prepared statement (Table.update() reads the schema on every call).
+            columns = [c for c in rows[0] if c != "id"] + ["updated_at"]
+            db.conn.executemany(
+                f"update events set {', '.join(f'[{c}] = ?' for c in columns)} where id = ?",
+                [[row[c] for c in columns[:-1]] + [now, row["id"]] for row in rows])
     return len(rows)
 
 

@@ -96,3 +96,69 @@ def check(db: Database) -> SummaryCheck:
             if eid not in stored or eid not in fresh
             or any(stored[eid][c] != fresh[eid][c] for c in EVENT_STAT_COLUMNS))
     return result
+
+
+# -- facets of the articles table from the summaries --------------------------------
+
+# Facets of the whole table, and of articles of one stance ({stance} filters).
+VALUE_COLUMNS = ("stance", "language", "date_source")  # counted in summary_values
+VALUES_FACET = """select value, sum(articles) as n from summary_values
+                  where column_name = ? {stance} group by value order by n desc, value limit ?"""
+WHOLE_TABLE_FACETS = {
+    "outlet": ("select outlet, articles from summary_outlets where outlet != '' and articles > 0 "
+               "order by articles desc, outlet limit ?"),
+    "published_date": "select date, articles from summary_daily order by articles desc, date limit ?",
+}
+FILTERABLE = {"stance", "outlet", "published_date"}  # the dimensions of summary_outlet_daily
+STANCE_COUNT_COLUMNS = ("favor", "against", "neutral", "unrelated")
+
+
+def summary_facet(db: Database, column: str, filters: dict[str, str],
+                  limit: int) -> list[tuple[str, int]] | None:
+    """The values of ``column`` with their article counts, among articles whose
+    columns equal ``filters``, most frequent first (at most ``limit``) -- as
+    Datasette's column facet would count them, from the summary tables. None
+    when the summaries cannot answer (another column or filter, a label they do
+    not count); the caller then counts the articles themselves."""
+    if "" in filters.values():
+        return None  # '' stands for NULL in the summaries
+    if column in VALUE_COLUMNS and set(filters) <= {"stance"}:
+        stance = "and stance = ?" if filters else ""
+        return [tuple(row) for row in db.execute(VALUES_FACET.format(stance=stance),
+                                                 [column, *filters.values(), limit])]
+    if not filters:
+        sql = WHOLE_TABLE_FACETS.get(column)
+        return None if sql is None else [tuple(row) for row in db.execute(sql, [limit])]
+    if not set(filters) <= FILTERABLE or column not in FILTERABLE:
+        return None
+    label = filters.get("stance")
+    if label is not None and label not in STANCE_COUNT_COLUMNS:
+        return None
+    counted = label or "articles"
+    if set(filters) == {"stance"}:
+        # Per stance, the outlet and day summaries hold the counts already (40 and
+        # 1,826 rows, where the outlet x day cube holds 73,000).
+        table, key = (("summary_outlets", "outlet") if column == "outlet" else
+                      ("summary_daily", "date") if column == "published_date" else (None, None))
+        if table:
+            return [tuple(row) for row in db.execute(
+                f"select {key}, {counted} from {table} where {key} != '' and {counted} > 0 "
+                f"order by {counted} desc, {key} limit ?", [limit])]
+    keys = {"outlet": "outlet", "published_date": "date"}  # articles -> summary column
+    where = " and ".join(["1"] + [f"{keys[c]} = ?" for c in keys if c in filters])
+    params = [filters[c] for c in keys if c in filters]
+    if column == "stance":
+        labels = [label] if label else list(STANCE_COUNT_COLUMNS)
+        row = db.execute(
+            f"select {', '.join(f'sum({c})' for c in labels)}, sum(articles - favor - against "
+            f"- neutral - unrelated - untagged) from summary_outlet_daily where {where}",
+            params).fetchone()
+        if not label and row[-1]:
+            return None  # labels the summaries do not count by name (unsupported_language)
+        counts = [(lab, n) for lab, n in zip(labels, row) if n]
+        return sorted(counts, key=lambda pair: (-pair[1], pair[0]))[:limit]
+    key = "outlet" if column == "outlet" else "date"
+    return [tuple(row) for row in db.execute(
+        f"""select {key}, sum({counted}) as n from summary_outlet_daily
+            where {where} and {key} != '' group by {key} having n > 0
+            order by n desc, {key} limit ?""", [*params, limit])]
