@@ -344,3 +344,33 @@ def summaries(db: Database) -> None:
     db["summary_settings"].create({"key": str, "value": str}, pk="key")
     # The largest events first (the dashboard's event chart, the story page).
     db["events"].create_index(["article_count", "first_date"])
+
+
+@migrations(name="0011_corrections")
+def corrections(db: Database) -> None:
+    # An analyst's correction of an article's stance (issue 14), written by the
+    # correct_stance canned query (signed-in actors only). The tag stays as the
+    # tagger made it; pages show both, and `tracker eval --corrections` scores
+    # the tagger against the latest correction of each article.
+    db["corrections"].create(
+        {"id": int, "article_id": str, "label": str, "note": str, "actor": str,
+         "created_at": str},
+        pk="id",
+        foreign_keys=[("article_id", "articles", "id")],
+        not_null={"article_id", "label", "actor", "created_at"},
+    )
+    db["corrections"].create_index(["article_id"])
+    # The canned query is SQL on a form: refuse what no page would send. (Datasette's
+    # connections do not enforce foreign keys, so the trigger checks the article.)
+    db.execute("""
+        create trigger corrections_valid before insert on corrections
+        begin
+          select raise(abort, 'no such article')
+          where not exists (select 1 from articles where id = new.article_id);
+          select raise(abort, 'unknown stance label')
+          where new.label not in ('favor', 'against', 'neutral', 'unrelated')
+            and not exists (select 1 from stance_tags where label = new.label);
+          select raise(abort, 'the note is longer than 2000 characters')
+          where length(new.note) > 2000;
+        end
+    """)

@@ -24,6 +24,8 @@ from tracker.errors import ConfigError, describe
 # The project's metadata.yml; tracker/metadata.yml links to it, so that it is
 # packaged and found from an installed package too.
 DEFAULT_METADATA = Path(__file__).resolve().parent / "metadata.yml"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
 SETTINGS = {
     # Article texts are long: show the start in tables, all of it on the row page.
     "truncate_cells_html": 300,
@@ -95,6 +97,8 @@ def build_datasette(db_path: str | Path, metadata_path: str | Path | None = None
         files=[str(db_path)],
         metadata=metadata,
         settings={**SETTINGS, **(PUBLIC_SETTINGS if public else {})},
+        template_dir=str(TEMPLATES),  # the analyst's pages, and table pages made readable
+        static_mounts=[("tracker-static", str(STATIC))],
     )
 
 

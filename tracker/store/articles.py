@@ -60,7 +60,7 @@ def save_articles(db: Database, articles: Iterable[Article]) -> SaveResult:
 
 def delete_articles(db: Database, ids: list[str]) -> None:
     """Delete articles and everything hanging off them -- stance tags, cached vectors,
-    e-mail addresses, event memberships -- in one transaction (the summary tables
+    e-mail addresses, event memberships, stance corrections -- in one transaction (the summary tables
     follow by their triggers, db/summaries.py). Events that lose
     members get their statistics again (and a new representative if theirs went);
     events left empty are deleted."""
@@ -71,7 +71,7 @@ def delete_articles(db: Database, ids: list[str]) -> None:
         for chunk in chunks(ids):
             marks = placeholders(chunk)
             for table in ("event_articles", "stance_tags", "article_embeddings",
-                          "author_emails"):
+                          "author_emails", "corrections"):
                 db.execute(f"delete from [{table}] where article_id in ({marks})", chunk)
             db.execute(f"update events set representative_article_id = null "
                        f"where representative_article_id in ({marks})", chunk)
