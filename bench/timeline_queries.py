@@ -69,6 +69,7 @@ def requests_to_time(db_name: str, metadata: dict, ids: dict[str, str],
         ("articles table, one stance + facets", f"{base}/articles.json?stance=against&_shape=objects", OTHER),
         ("articles table, search", f"{base}/articles.json?_search=icebreaker&_shape=objects", OTHER),
         ("articles page (HTML)", f"{base}/articles", OTHER),
+        ("article_stance page (HTML)", f"{base}/article_stance", OTHER),
         ("timeline page (HTML)", f"{base}/timeline", OTHER),
         ("events page (HTML)", f"{base}/events", OTHER),
     ]

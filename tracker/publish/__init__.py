@@ -102,6 +102,11 @@ def build_datasette(db_path: str | Path, metadata_path: str | Path | None = None
     )
 
 
+def root_login_url(datasette: Datasette, host: str, port: int) -> str:
+    """Datasette's one-time link that signs the browser in as the root actor."""
+    return f"http://{host}:{port}{datasette.urls.path('-/auth-token')}?token={datasette._root_token}"
+
+
 def serve(datasette: Datasette, host: str = "127.0.0.1", port: int = 8001) -> None:
     """Serve until interrupted (blocking)."""
     import uvicorn

@@ -18,9 +18,10 @@ from sqlite_utils import Database
 
 from tracker.store.summaries import summary_facet
 
-# The table the summaries count, and query-string arguments that do not change
-# which of its rows a page counts (sorting, paging, output shape, facets).
-SUMMARISED_TABLE = "articles"
+# The table the summaries count (and a view with one row per article whose
+# stance, outlet and published_date are the article's), and query-string
+# arguments that do not change which rows a page counts.
+SUMMARISED_TABLES = {"articles", "article_stance"}
 NEUTRAL_ARGS = {"_sort", "_sort_desc", "_next", "_size", "_facet", "_facet_size", "_shape",
                 "_labels", "_label", "_nocount", "_nofacet", "_nosuggest", "_col", "_nocol",
                 "_json", "_trace", "_timelimit", "_extra", "_facet_date", "_facet_array",
@@ -40,7 +41,7 @@ class SummaryFacet(ColumnFacet):
     def _exact_filters(self) -> dict[str, str] | None:
         """The request's filters as ``column -> value`` if all are plain exact matches
         and nothing else narrows the rows; else None."""
-        if self.table != SUMMARISED_TABLE:
+        if self.table not in SUMMARISED_TABLES:
             return None
         filters: dict[str, str] = {}
         for key, value in self.get_querystring_pairs():
