@@ -230,3 +230,13 @@ def test_eval_against_corrections(story_db, tiny_nli):
     assert metrics["n"] == 2  # the latest correction of each corrected article
     both = CliRunner().invoke(cli, ["eval", "x.jsonl", "--corrections", "--db", str(story_db)])
     assert both.exit_code == 2 and "give either FILE or --corrections" in both.output
+
+
+def test_pages_and_feeds_in_public_mode(story_db):
+    datasette = build_datasette(story_db, public=True)
+    for path in ("/", "/event/2", "/article/b5", "/tracker/new_events.atom",
+                 "/tracker/stance_shifts.atom", "/tracker/articles?_search=Anchorage"):
+        assert get(datasette, path).status_code == 200, path
+    assert post(datasette, "/tracker/correct_stance",
+                {"article_id": "b5", "label": "favor"}, {}).status_code == 403
+    assert get(datasette, "/tracker.json?sql=select+1").status_code == 403

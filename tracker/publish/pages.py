@@ -93,6 +93,15 @@ def highlight(text: str, evidence: str | None) -> Markup:
     return Markup("".join(f"<p>{p}</p>" for p in paragraphs))
 
 
+def evidence_html(evidence: str | None, title: str | None) -> Markup:
+    """An evidence passage, its headline (passages start with it) set apart from the text."""
+    if not evidence:
+        return Markup("")
+    if title and evidence.startswith(title) and len(evidence) > len(title):
+        return Markup(f"<em>{escape(title)}</em> — {escape(evidence[len(title):].strip())}")
+    return escape(evidence)
+
+
 def articles_link(datasette, start: str, end: str) -> str:
     """The articles page: relevant articles published between two days, newest first."""
     query = urllib.parse.urlencode({"published_date__gte": start, "published_date__lte": end,
@@ -105,6 +114,7 @@ def common_context(datasette) -> dict:
     return {"db_name": db_name, "db_url": datasette.urls.database(db_name),
             "table_url": lambda table: datasette.urls.table(db_name, table),
             "nice_date": nice_date, "mix_bar": lambda *c: Markup(mix_bar(*c)),
+            "evidence": evidence_html,
             "colours": COLOURS, "settings": plugin_settings(datasette)}
 
 
