@@ -147,13 +147,15 @@ def test_article_page_and_a_correction_round_trip(story_db):
     assert "balanced report" in html
     # The event page shows the correction beside the tag.
     assert "corrected: neutral" in get(datasette, "/event/2").text
-    # What no form sends is refused by the table itself.
-    bad = post(datasette, "/tracker/correct_stance",
-               {"csrftoken": token, "article_id": "b5", "label": "sarcastic"}, cookies)
-    assert bad.status_code == 302
-    nowhere = post(datasette, "/tracker/correct_stance",
-                   {"csrftoken": token, "article_id": "missing", "label": "favor"}, cookies)
-    assert nowhere.status_code == 302
+    # What no form sends is refused by the table itself, with the reason shown.
+    for data, reason in (({"article_id": "b5", "label": "sarcastic"}, "unknown stance label"),
+                         ({"article_id": "missing", "label": "favor"}, "no such article")):
+        refused = post(datasette, "/tracker/correct_stance",
+                       {"csrftoken": token, "note": "", **data}, cookies)
+        assert refused.status_code == 302
+        shown = get(datasette, refused.headers["location"],
+                    cookies={**cookies, "ds_messages": refused.cookies["ds_messages"]})
+        assert reason in shown.text
     db = open_db(story_db)
     assert [tuple(r) for r in db.execute("select article_id, label, note, actor from corrections")
             ] == [("b5", "neutral", "balanced report", "alice")]
@@ -240,3 +242,25 @@ def test_pages_and_feeds_in_public_mode(story_db):
     assert post(datasette, "/tracker/correct_stance",
                 {"article_id": "b5", "label": "favor"}, {}).status_code == 403
     assert get(datasette, "/tracker.json?sql=select+1").status_code == 403
+
+
+def test_analyst_signs_in_with_a_password_and_corrects(story_db, monkeypatch):
+    """The README's way in on a server: datasette-auth-passwords, hash in the environment."""
+    from datasette_auth_passwords.utils import hash_password
+
+    monkeypatch.setenv("TRACKER_ANALYST_PASSWORD_HASH", hash_password("polar-bear-7"))
+    datasette = build_datasette(story_db)
+    login = get(datasette, "/-/login")
+    token = re.search(r'name="csrftoken" value="([^"]+)"', login.text).group(1)
+    csrf = {"ds_csrftoken": login.cookies["ds_csrftoken"]}
+    wrong = post(datasette, "/-/login", {"csrftoken": token, "username": "analyst",
+                                         "password": "nope"}, csrf)
+    assert "ds_actor" not in wrong.cookies
+    signed = post(datasette, "/-/login", {"csrftoken": token, "username": "analyst",
+                                          "password": "polar-bear-7"}, csrf)
+    cookies = {**csrf, "ds_actor": signed.cookies["ds_actor"]}
+    saved = post(datasette, "/tracker/correct_stance",
+                 {"csrftoken": token, "article_id": "a3", "label": "against", "note": ""}, cookies)
+    assert saved.status_code == 302 and saved.headers["location"] == "/-/corrected"
+    assert open_db(story_db).execute("select actor, label from corrections").fetchall() == [
+        ("analyst", "against")]
