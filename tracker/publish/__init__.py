@@ -56,6 +56,10 @@ def load_metadata(db_path: str | Path, metadata_path: str | Path | None = None) 
     if "tracker" in databases and name != "tracker":
         databases[name] = databases.pop("tracker")
         _rename_dashboard_db(metadata, "tracker", name)
+        # Its description links to its tables by path.
+        block = databases[name]
+        if isinstance(block.get("description_html"), str):
+            block["description_html"] = block["description_html"].replace('"/tracker/', f'"/{name}/')
     return metadata
 
 

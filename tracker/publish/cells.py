@@ -3,6 +3,8 @@
 * a headline links to its article page, an event id to its event page;
 * a stance label is a coloured chip, a confidence a percentage;
 * hashes, GUIDs and file paths are shortened (the whole value is the tooltip);
+* an evidence passage is shown whole (not cut at Datasette's 300 characters),
+  its headline set apart from the text;
 * the column descriptions fold into one "Column descriptions" line above the
   data (a few lines of script; without script they stay as Datasette shows them).
 """
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 from datasette import hookimpl
 from markupsafe import Markup, escape
+
+from tracker.publish.pages import evidence_html
 
 STANCE_COLUMNS = {"stance", "label"}
 PERCENT_COLUMNS = {"confidence", "stance_confidence"}
@@ -44,6 +48,8 @@ def render_cell(row, value, column, table, database, datasette):
             return Markup(f'<a href="/article/{escape(key)}">{escape(value)}</a>')
         if table in EVENT_ROWS and (key := _row_value(row, EVENT_ROWS[table])) is not None:
             return Markup(f'<a href="/event/{escape(key)}">{escape(value)}</a>')
+    if column == "evidence" and isinstance(value, str):
+        return evidence_html(value, _row_value(row, "title"))
     if column in SHORTENED_COLUMNS and isinstance(value, str) and len(value) > 16:
         return Markup(f'<span title="{escape(value)}">…{escape(value[-12:])}</span>')
     return None
