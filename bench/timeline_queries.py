@@ -68,6 +68,8 @@ def requests_to_time(db_name: str, metadata: dict, ids: dict[str, str],
         ("articles table, newest first + facets", f"{base}/articles.json?_shape=objects", OTHER),
         ("articles table, one stance + facets", f"{base}/articles.json?stance=against&_shape=objects", OTHER),
         ("articles table, search", f"{base}/articles.json?_search=icebreaker&_shape=objects", OTHER),
+        ("a chart bar's articles (a month) + facets", f"{base}/article_stance.json?published_date__gte=2024-03-01"
+         f"&published_date__lte=2024-03-31&stance__in=favor,against,neutral&_shape=objects", OTHER),
         ("articles page (HTML)", f"{base}/articles", OTHER),
         ("article_stance page (HTML)", f"{base}/article_stance", OTHER),
         ("timeline page (HTML)", f"{base}/timeline", OTHER),

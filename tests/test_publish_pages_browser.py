@@ -56,7 +56,7 @@ def test_story_and_event_pages(seeds_db, tmp_path):
         page.screenshot(path=str(tmp_path / "story.png"), full_page=True)
         # A bar opens its articles; an event card opens the event page.
         bars.last.click()
-        page.wait_for_url("**/articles?*")
+        page.wait_for_url("**/article_stance?*")
         assert "2025-02-27" in page.url and page.locator("table.rows-and-columns tbody tr").count() >= 1
         page.go_back()
         page.locator(".card h4 a").first.click()

@@ -103,10 +103,11 @@ def evidence_html(evidence: str | None, title: str | None) -> Markup:
 
 
 def articles_link(datasette, start: str, end: str) -> str:
-    """The articles page: relevant articles published between two days, newest first."""
+    """Relevant articles published between two days, newest first, with their stance and
+    evidence (article_stance: its two facets stay fast for a month of a million articles)."""
     query = urllib.parse.urlencode({"published_date__gte": start, "published_date__lte": end,
                                     "stance__in": "favor,against,neutral"})
-    return f"{datasette.urls.table(datasette.get_database().name, 'articles')}?{query}"
+    return f"{datasette.urls.table(datasette.get_database().name, 'article_stance')}?{query}"
 
 
 def common_context(datasette) -> dict:
