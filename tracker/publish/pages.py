@@ -25,7 +25,8 @@ from typing import Any, Callable
 
 from datasette import hookimpl
 from datasette.utils import sqlite_timelimit
-from datasette.utils.asgi import NotFound, Response
+from datasette.app import Datasette
+from datasette.utils.asgi import NotFound, Request, Response
 from markupsafe import Markup, escape
 from sqlite_utils import Database
 
@@ -36,7 +37,7 @@ LARGEST_EVENTS_DAYS = 90  # "the largest events" are those of the last 90 days o
 CONFIDENCE_WORDS = ((0.8, "high"), (0.6, "moderate"), (0.0, "low"))
 
 
-async def read(datasette, fn: Callable[..., Any], *args) -> Any:
+async def read(datasette: Datasette, fn: Callable[..., Any], *args) -> Any:
     """Run ``fn(Database, *args)`` on Datasette's read connection, within its time limit."""
     limit = datasette.setting("sql_time_limit_ms")
 
@@ -47,7 +48,7 @@ async def read(datasette, fn: Callable[..., Any], *args) -> Any:
     return await datasette.get_database().execute_fn(run)
 
 
-def plugin_settings(datasette) -> dict:
+def plugin_settings(datasette: Datasette) -> dict:
     return datasette.plugin_config("tracker") or {}
 
 
@@ -102,7 +103,7 @@ def evidence_html(evidence: str | None, title: str | None) -> Markup:
     return escape(evidence)
 
 
-def articles_link(datasette, start: str, end: str) -> str:
+def articles_link(datasette: Datasette, start: str, end: str) -> str:
     """Relevant articles published between two days, newest first, with their stance and
     evidence (article_stance: its two facets stay fast for a month of a million articles)."""
     query = urllib.parse.urlencode({"published_date__gte": start, "published_date__lte": end,
@@ -110,7 +111,7 @@ def articles_link(datasette, start: str, end: str) -> str:
     return f"{datasette.urls.table(datasette.get_database().name, 'article_stance')}?{query}"
 
 
-def common_context(datasette) -> dict:
+def common_context(datasette: Datasette) -> dict:
     db_name = datasette.get_database().name
     return {"db_name": db_name, "db_url": datasette.urls.database(db_name),
             "table_url": lambda table: datasette.urls.table(db_name, table),
@@ -119,7 +120,7 @@ def common_context(datasette) -> dict:
             "colours": COLOURS, "settings": plugin_settings(datasette)}
 
 
-async def story_page(request, datasette):
+async def story_page(request: Request, datasette: Datasette) -> Response:
     start, end = day_or_none(request.args.get("start")), day_or_none(request.args.get("end"))
 
     def gather(db: Database) -> dict:
@@ -141,7 +142,7 @@ async def story_page(request, datasette):
     return Response.html(await datasette.render_template("story.html", context, request=request))
 
 
-async def event_page(request, datasette):
+async def event_page(request: Request, datasette: Datasette) -> Response:
     event_id = int(request.url_vars["event_id"])
     event = await read(datasette, story.event, event_id)
     if event is None:
@@ -151,7 +152,7 @@ async def event_page(request, datasette):
     return Response.html(await datasette.render_template("event.html", context, request=request))
 
 
-async def article_page(request, datasette):
+async def article_page(request: Request, datasette: Datasette) -> Response:
     article_id = request.url_vars["article_id"]
     article = await read(datasette, story.article, article_id)
     if article is None:
@@ -173,7 +174,7 @@ async def article_page(request, datasette):
     return Response.html(await datasette.render_template("article.html", context, request=request))
 
 
-async def corrected(request, datasette):
+async def corrected(request: Request, datasette: Datasette) -> Response:
     """After a correction: the article the signed-in actor corrected last."""
     actor = (request.actor or {}).get("id")
     article_id = await read(datasette, story.last_corrected, actor) if actor else None
