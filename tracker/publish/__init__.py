@@ -24,6 +24,8 @@ from tracker.errors import ConfigError, describe
 # The project's metadata.yml; tracker/metadata.yml links to it, so that it is
 # packaged and found from an installed package too.
 DEFAULT_METADATA = Path(__file__).resolve().parent / "metadata.yml"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
 SETTINGS = {
     # Article texts are long: show the start in tables, all of it on the row page.
     "truncate_cells_html": 300,
@@ -54,6 +56,10 @@ def load_metadata(db_path: str | Path, metadata_path: str | Path | None = None) 
     if "tracker" in databases and name != "tracker":
         databases[name] = databases.pop("tracker")
         _rename_dashboard_db(metadata, "tracker", name)
+        # Its description links to its tables by path.
+        block = databases[name]
+        if isinstance(block.get("description_html"), str):
+            block["description_html"] = block["description_html"].replace('"/tracker/', f'"/{name}/')
     return metadata
 
 
@@ -78,9 +84,11 @@ def _register_plugin() -> None:
     from datasette.plugins import pm
 
     from tracker.publish import plugin
+    from tracker.publish.search import take_over_search
 
     if not pm.is_registered(plugin):
         pm.register(plugin, name="tracker")
+    take_over_search(pm)
 
 
 def build_datasette(db_path: str | Path, metadata_path: str | Path | None = None,
@@ -88,12 +96,19 @@ def build_datasette(db_path: str | Path, metadata_path: str | Path | None = None
     """A Datasette over the live (mutable) database file; jobs may write while it serves."""
     _register_plugin()
     metadata = load_metadata(db_path, metadata_path)
-    metadata.setdefault("plugins", {})["tracker"] = {"public": public}
+    metadata.setdefault("plugins", {}).setdefault("tracker", {})["public"] = public
     return Datasette(
         files=[str(db_path)],
         metadata=metadata,
         settings={**SETTINGS, **(PUBLIC_SETTINGS if public else {})},
+        template_dir=str(TEMPLATES),  # the analyst's pages, and table pages made readable
+        static_mounts=[("tracker-static", str(STATIC))],
     )
+
+
+def root_login_url(datasette: Datasette, host: str, port: int) -> str:
+    """Datasette's one-time link that signs the browser in as the root actor."""
+    return f"http://{host}:{port}{datasette.urls.path('-/auth-token')}?token={datasette._root_token}"
 
 
 def serve(datasette: Datasette, host: str = "127.0.0.1", port: int = 8001) -> None:

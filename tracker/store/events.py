@@ -212,22 +212,52 @@ group by ea.event_id
 """
 
 
-def update_event_stats(db: Database, event_ids: list[int]) -> int:
-    """Recompute counts, dates, stance and evidence of ``event_ids`` from their articles
+def event_stats(db: Database, event_ids: list[int]) -> list[dict]:
+    """Counts, dates, stance and evidence of ``event_ids`` computed from their articles
     and stance tags (stance counts are 0 while nothing is tagged)."""
+    found = []
+    for chunk in chunks(event_ids):
+        for row in list(db.query(STATS_SQL.format(ids=placeholders(chunk)), chunk)):
+            row = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+            row["stance"] = majority_stance(row["favor"], row["against"], row["neutral"])
+            row["first_date"] = row["first_seen"][:10] if row["first_seen"] else None
+            row["evidence"] = _evidence(db, row["id"], row["stance"])
+            found.append(row)
+    return found
+
+
+def update_event_stats(db: Database, event_ids: list[int]) -> int:
+    """Recompute the statistics of ``event_ids`` (:func:`event_stats`) and store them."""
     now = utc_now_iso()
-    updated = 0
     with db.atomic():
-        for chunk in chunks(event_ids):
-            for row in list(db.query(STATS_SQL.format(ids=placeholders(chunk)), chunk)):
-                row = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
-                row["stance"] = majority_stance(row["favor"], row["against"], row["neutral"])
-                row["first_date"] = row["first_seen"][:10] if row["first_seen"] else None
-                row["evidence"] = _evidence(db, row["id"], row["stance"])
-                row["updated_at"] = now
-                db["events"].update(row["id"], row)
-                updated += 1
-    return updated
+        rows = event_stats(db, event_ids)
+        if rows:
+            # One prepared statement (Table.update() reads the schema on every call).
+            columns = [c for c in rows[0] if c != "id"] + ["updated_at"]
+            db.conn.executemany(
+                f"update events set {', '.join(f'[{c}] = ?' for c in columns)} where id = ?",
+                [[row[c] for c in columns[:-1]] + [now, row["id"]] for row in rows])
+    return len(rows)
+
+
+def event_ids(db: Database) -> list[int]:
+    return [row[0] for row in db.execute("select id from events order by id")]
+
+
+def events_of_articles(db: Database, article_ids: list[str]) -> set[int]:
+    """The events these articles belong to."""
+    found: set[int] = set()
+    for chunk in chunks(article_ids):
+        found |= {row[0] for row in db.execute(
+            f"select distinct event_id from event_articles where article_id in ({placeholders(chunk)})",
+            chunk)}
+    return found
+
+
+def stored_event_stats(db: Database, columns: list[str]) -> dict[int, dict]:
+    """``columns`` of every event row, by id (to compare with :func:`event_stats`)."""
+    return {row["id"]: row for row in db.query(
+        f"select id, {', '.join(columns)} from events")}
 
 
 def _evidence(db: Database, event_id: int, stance: str | None) -> str | None:
