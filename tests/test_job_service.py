@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import shlex
 import signal
 import sqlite3
@@ -333,6 +334,8 @@ def test_service_runs_jobs_on_schedule_and_refuses_a_second_instance(tmp_path, d
     assert query(db_path, "select state, note from service_state") == [
         ("stopped", "stopped by SIGTERM")]
     assert "SIGTERM received" in err and " INFO tracker.service: " in err
+    # Each run's line says the resident memory after the run released what it freed.
+    assert re.search(r"job ingest finished: .* \(RSS \d+ MB\)\n", err), err
     assert_consistent(db_path)
 
 
