@@ -148,7 +148,8 @@ def serve(ctx: Context, host: str | None, port: int | None, metadata: str | None
     port = port or ctx.config.server.port
     public = ctx.config.server.public if public is None else public
     datasette = publish.build_datasette(ctx.config.db_path, metadata or ctx.config.server.metadata,
-                                        public=public)
+                                        public=public,
+                                        counts_seconds=ctx.config.memory.table_counts_seconds)
     click.echo(f"Serving {ctx.config.db_path} on http://{host}:{port}/", err=True)
     publish.serve(datasette, host, port)
 

@@ -12,11 +12,14 @@ answer 404 (:mod:`tracker.publish.plugin`).
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 from datasette.app import Datasette
+from datasette.database import Database, QueryInterrupted
 
 from tracker.config import resolve_project_path
 from tracker.errors import ConfigError, describe
@@ -83,17 +86,72 @@ def _register_plugin() -> None:
         pm.register(plugin, name="tracker")
 
 
+class TrackerDatabase(Database):
+    """The tracker's database as Datasette sees it, with cheaper table counts.
+
+    Datasette counts every table's rows for the home and database pages, on
+    every view, each count cut off after 5-10 ms. While jobs write, the counts
+    of the big tables were cut off often, and a cut-off inside a full-text
+    table's constructor is logged as an ERROR ("vtable constructor failed:
+    articles_fts") though Datasette handles it. Here the counts are kept for
+    ``counts_seconds`` (one dict per database: bounded), a full-text table is
+    counted from its ``_docsize`` shadow table (one row per indexed row,
+    instead of reading every text), and a cut-off is not logged."""
+
+    def __init__(self, ds: Datasette, path: str, counts_seconds: float):
+        super().__init__(ds, path=path, is_mutable=True)
+        self.counts_seconds = counts_seconds
+        self._counts: dict[str, int | None] | None = None
+        self._counted_at = 0.0
+
+    async def table_counts(self, limit: int = 10) -> dict[str, int | None]:
+        if self._counts is not None and time.monotonic() - self._counted_at < self.counts_seconds:
+            return self._counts
+        counts: dict[str, int | None] = {}
+        for table, source in (await self.execute_fn(_count_sources)).items():
+            try:
+                result = await self.execute(f"select count(*) from [{source}]",
+                                            custom_time_limit=limit, log_sql_errors=False)
+                counts[table] = result.rows[0][0]
+            except (QueryInterrupted, sqlite3.OperationalError, sqlite3.DatabaseError):
+                counts[table] = None  # as Datasette does: shown without a count
+        # A count cut off by the time limit is tried again on the next view.
+        if all(v is not None for v in counts.values()):
+            self._counts, self._counted_at = counts, time.monotonic()
+        return counts
+
+
+def _count_sources(conn: sqlite3.Connection) -> dict[str, str]:
+    """Each table, and the table to count its rows in: itself, or for an FTS4/FTS5
+    table its ``_docsize`` shadow table."""
+    tables = dict(conn.execute("select name, sql from sqlite_master where type = 'table'"))
+    sources = {}
+    for name, sql in tables.items():
+        sql = (sql or "").lower()
+        fts = "virtual table" in sql and "using fts" in sql and f"{name}_docsize" in tables
+        sources[name] = f"{name}_docsize" if fts else name
+    return sources
+
+
 def build_datasette(db_path: str | Path, metadata_path: str | Path | None = None,
-                    public: bool = False) -> Datasette:
-    """A Datasette over the live (mutable) database file; jobs may write while it serves."""
+                    public: bool = False, counts_seconds: float = 60.0) -> Datasette:
+    """A Datasette over the live (mutable) database file; jobs may write while it serves.
+
+    ``counts_seconds``: how long table row counts are reused (``[memory]
+    table_counts_seconds``; :class:`TrackerDatabase`)."""
     _register_plugin()
     metadata = load_metadata(db_path, metadata_path)
     metadata.setdefault("plugins", {})["tracker"] = {"public": public}
-    return Datasette(
+    datasette = Datasette(
         files=[str(db_path)],
         metadata=metadata,
         settings={**SETTINGS, **(PUBLIC_SETTINGS if public else {})},
     )
+    name = next(n for n, d in datasette.databases.items()
+                if d.path and Path(d.path) == Path(db_path))
+    datasette.remove_database(name)
+    datasette.add_database(TrackerDatabase(datasette, str(db_path), counts_seconds), name=name)
+    return datasette
 
 
 def serve(datasette: Datasette, host: str = "127.0.0.1", port: int = 8001) -> None:
