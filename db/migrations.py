@@ -313,3 +313,11 @@ def feeds_and_languages(db: Database) -> None:
         foreign_keys=[("source_id", "sources", "id")],
     )
     db["feed_moves"].create_index(["source_id"])
+
+
+@migrations(name="0020_events_sweep")
+def events_sweep(db: Database) -> None:
+    # Events are made by a sweep in publication order (tracker/analysis/events.py);
+    # an undated article joins the event of its most similar dated article, which is
+    # kept here so that a run need not compare it with every dated article again.
+    db["event_articles"].add_column("linked_to", str)
