@@ -464,6 +464,11 @@ def test_systemd_unit_runs_a_valid_tracker_command():
     # Parses with the real CLI (an unknown option would raise).
     cli.commands["run"].make_context("run", argv[2:])
     assert "KillSignal=SIGTERM" in unit and "TimeoutStopSec=" in unit
+    # The safety net: a memory ceiling, and a restart when it is crossed (or on a crash).
+    settings = dict(line.split("=", 1) for line in unit.splitlines()
+                    if "=" in line and not line.startswith("#"))
+    assert settings["Restart"] == "on-failure" and settings["MemoryMax"].endswith("G")
+    assert int(settings["MemoryHigh"].rstrip("M")) < 1024 * int(settings["MemoryMax"].rstrip("G"))
 
 
 def test_two_jobs_can_write_at_the_same_time(db_path, tmp_path):
