@@ -135,9 +135,8 @@ def _run_events(db: Database, config: Config, rebuild: bool, embedder) -> Events
     gone = store.gone_members(db)  # in an event, now tagged unrelated
     # Changed text (or model): the cached vector, and so the article's place, is out of date.
     stale = store.stale_embeddings(db, model_key)
-    changed = store.members_info(db, stale - gone.keys())
-    summary.embedded, complete = embed_articles(
-        db, settings, sorted(store.eligible_ids(db, stale)), model_key, embedder)
+    changed = store.members_info(db, stale)
+    summary.embedded, complete = embed_articles(db, settings, sorted(stale), model_key, embedder)
     if not complete:
         return summary  # stopped early: placing needs every vector, the next run goes on
     fresh = new.keys() | changed.keys()  # placed for the first time (or again) this run

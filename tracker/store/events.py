@@ -166,11 +166,13 @@ def event_count(db: Database) -> int:
 
 
 def stale_embeddings(db: Database, model_key: str) -> set[str]:
-    """Articles whose cached vector is missing, or made from another text or model."""
+    """Eligible articles whose cached vector is missing, or made from another text or
+    model (articles tagged unrelated are never embedded: most of a stream)."""
     return {row[0] for row in db.execute(
-        """select a.id from articles a left join article_embeddings e on e.article_id = a.id
-           where e.article_id is null or e.content_hash is not a.content_hash
-              or e.model is not ?""", [model_key])}
+        f"""select a.id from articles a left join article_embeddings e on e.article_id = a.id
+            left join stance_tags t on t.article_id = a.id
+            where (e.article_id is null or e.content_hash is not a.content_hash
+                   or e.model is not ?) and {ELIGIBLE}""", [model_key])}
 
 
 def save_embeddings(db: Database, rows: list[dict], vectors: np.ndarray, model_key: str) -> None:
