@@ -201,8 +201,8 @@ def _run_events(db: Database, config: Config, rebuild: bool, embedder) -> Events
     touched = {p.event_id for p in to_write.values()} | {
         stored[aid]["event_id"] for aid in to_write if aid in stored} | {
         g["event_id"] for g in gone.values()} | {i["event_id"] for i in changed.values()}
-    after = {e: set(ids_) - to_write.keys() - gone.keys()
-             for e, ids_ in store.members_of(db, touched).items()}
+    moved = set(to_write) | set(gone)
+    after = {e: ids_ - moved for e, ids_ in store.members_of(db, touched).items()}
     for aid, place in to_write.items():
         after.setdefault(place.event_id, set()).add(aid)
     deleted = {e for e in touched if not after.get(e)}

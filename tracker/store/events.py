@@ -312,7 +312,11 @@ def update_event_stats(db: Database, event_ids: list[int]) -> int:
                 row["first_date"] = row["first_seen"][:10] if row["first_seen"] else None
                 row["evidence"] = _evidence(db, row["id"], row["stance"])
                 row["updated_at"] = now
-                db["events"].update(row["id"], row)
+                # Plain SQL: sqlite-utils' update() reads the table's schema on every
+                # call, which was most of a rebuild's time.
+                event_id = row.pop("id")
+                db.execute(f"update events set {', '.join(f'[{k}] = ?' for k in row)} "
+                           f"where id = ?", [*row.values(), event_id])
                 updated += 1
     return updated
 
