@@ -58,7 +58,7 @@ class EventsSummary:
     regrouped: int = 0  # articles placed again: those published since the earliest change
     events: int = 0  # events after the run
     created: int = 0
-    deleted: int = 0  # events merged into another or left empty
+    deleted: int = 0  # events left empty (their articles left or were placed elsewhere)
     stats_updated: int = 0  # events whose counts and stance were rewritten
     rebuilt: bool = False
     failed: int = 0

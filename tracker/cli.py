@@ -477,7 +477,7 @@ def events(ctx: Context, rebuild: bool):
     click.echo(
         f"{summary.events} events from {summary.articles} articles: {summary.new} articles "
         f"grouped, {summary.removed} removed, {summary.created} events created, "
-        f"{summary.deleted} merged or emptied"
+        f"{summary.deleted} emptied"
         + (" (full rebuild)" if summary.rebuilt else "")
     )
 
