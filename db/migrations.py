@@ -381,3 +381,11 @@ def corrections(db: Database) -> None:
           where length(new.note) > 2000;
         end
     """)
+
+
+@migrations(name="0020_events_sweep")
+def events_sweep(db: Database) -> None:
+    # Events are made by a sweep in publication order (tracker/analysis/events.py);
+    # an undated article joins the event of its most similar dated article, which is
+    # kept here so that a run need not compare it with every dated article again.
+    db["event_articles"].add_column("linked_to", str)

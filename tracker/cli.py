@@ -151,7 +151,8 @@ def serve(ctx: Context, host: str | None, port: int | None, metadata: str | None
     port = port or ctx.config.server.port
     public = ctx.config.server.public if public is None else public
     datasette = publish.build_datasette(ctx.config.db_path, metadata or ctx.config.server.metadata,
-                                        public=public)
+                                        public=public,
+                                        counts_seconds=ctx.config.memory.table_counts_seconds)
     click.echo(f"Serving {ctx.config.db_path} on http://{host}:{port}/", err=True)
     if root:
         # Datasette's own root login: the token works once, for this process only.
@@ -482,7 +483,7 @@ def events(ctx: Context, rebuild: bool):
     click.echo(
         f"{summary.events} events from {summary.articles} articles: {summary.new} articles "
         f"grouped, {summary.removed} removed, {summary.created} events created, "
-        f"{summary.deleted} merged or emptied"
+        f"{summary.deleted} emptied"
         + (" (full rebuild)" if summary.rebuilt else "")
     )
 
