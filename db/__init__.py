@@ -18,11 +18,14 @@ __all__ = ["open_db", "migrations", "ensure_schema"]
 
 
 def ensure_schema(database: sqlite_utils.Database) -> None:
-    """Apply pending migrations, then re-create the views (cheap, idempotent)."""
+    """Apply pending migrations, re-create the views, and bring the summary tables'
+    triggers up to date (all cheap and idempotent when nothing changed)."""
     migrations.apply(database)
+    from .summaries import ensure_summaries
     from .views import create_views
 
     create_views(database)
+    ensure_summaries(database)
 
 
 class _Connection(sqlite3.Connection):
@@ -51,6 +54,9 @@ def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
     database.enable_wal()
     database.execute("PRAGMA foreign_keys = ON")
     database.execute("PRAGMA synchronous = NORMAL")
+    # An INSERT OR REPLACE that replaces an article must fire its delete triggers,
+    # or the summary tables (db/summaries.py) would count it twice.
+    database.execute("PRAGMA recursive_triggers = ON")
     if migrate:
         ensure_schema(database)
     return database

@@ -313,3 +313,79 @@ def feeds_and_languages(db: Database) -> None:
         foreign_keys=[("source_id", "sources", "id")],
     )
     db["feed_moves"].create_index(["source_id"])
+
+
+@migrations(name="0010_summaries")
+def summaries(db: Database) -> None:
+    # Counts of articles by stance per day, week, outlet, outlet and day, outlet
+    # and event, and per value of the faceted columns, so that the timeline views,
+    # the charts and the articles page read a few rows instead of every article
+    # (issue 17). db/summaries.py fills them and creates the triggers that keep
+    # them up to date (on the first open after this migration).
+    counts = {"articles": int, "favor": int, "against": int, "neutral": int,
+              "unrelated": int, "untagged": int}
+    zeros = {column: 0 for column in counts}
+    db["summary_daily"].create({"date": str, **counts}, pk="date", defaults=zeros,
+                               not_null=set(counts))
+    db["summary_weekly"].create({"week": str, **counts}, pk="week", defaults=zeros,
+                                not_null=set(counts))
+    db["summary_outlets"].create({"outlet": str, **counts, "events": int}, pk="outlet",
+                                 defaults={**zeros, "events": 0}, not_null={*counts, "events"})
+    db["summary_outlet_daily"].create({"outlet": str, "date": str, **counts},
+                                      pk=("outlet", "date"), defaults=zeros, not_null=set(counts))
+    db["summary_outlet_events"].create({"outlet": str, "event_id": int, "articles": int},
+                                       pk=("outlet", "event_id"), defaults={"articles": 0},
+                                       not_null={"articles"})
+    # Per stance too, so that facets of articles filtered by stance are counted here.
+    db["summary_values"].create({"column_name": str, "value": str, "stance": str, "articles": int},
+                                pk=("column_name", "value", "stance"), defaults={"articles": 0},
+                                not_null={"articles"})
+    # The hash of the trigger definitions the tables were built with.
+    db["summary_settings"].create({"key": str, "value": str}, pk="key")
+    # The largest events first (the dashboard's event chart, the story page), and
+    # the timeline's own order (newest day first, then the largest): its pages and
+    # timeline_between then read the rows they show instead of sorting every event.
+    db["events"].create_index(["article_count", "first_date"])
+    db["events"].create_index(["first_date", "article_count"])
+    # Deleting an article checks (foreign key) and clears the events it represents:
+    # without this index, each deleted article scanned every event (5,000 articles
+    # out of 100,000 took 47 s; bench/summary_writes.py).
+    db["events"].create_index(["representative_article_id"])
+
+
+@migrations(name="0011_corrections")
+def corrections(db: Database) -> None:
+    # An analyst's correction of an article's stance (issue 14), written by the
+    # correct_stance canned query (signed-in actors only). The tag stays as the
+    # tagger made it; pages show both, and `tracker eval --corrections` scores
+    # the tagger against the latest correction of each article.
+    db["corrections"].create(
+        {"id": int, "article_id": str, "label": str, "note": str, "actor": str,
+         "created_at": str},
+        pk="id",
+        foreign_keys=[("article_id", "articles", "id")],
+        not_null={"article_id", "label", "actor", "created_at"},
+    )
+    db["corrections"].create_index(["article_id"])
+    # The canned query is SQL on a form: refuse what no page would send. (Datasette's
+    # connections do not enforce foreign keys, so the trigger checks the article.)
+    db.execute("""
+        create trigger corrections_valid before insert on corrections
+        begin
+          select raise(abort, 'no such article')
+          where not exists (select 1 from articles where id = new.article_id);
+          select raise(abort, 'unknown stance label')
+          where new.label not in ('favor', 'against', 'neutral', 'unrelated')
+            and not exists (select 1 from stance_tags where label = new.label);
+          select raise(abort, 'the note is longer than 2000 characters')
+          where length(new.note) > 2000;
+        end
+    """)
+
+
+@migrations(name="0020_events_sweep")
+def events_sweep(db: Database) -> None:
+    # Events are made by a sweep in publication order (tracker/analysis/events.py);
+    # an undated article joins the event of its most similar dated article, which is
+    # kept here so that a run need not compare it with every dated article again.
+    db["event_articles"].add_column("linked_to", str)

@@ -4,21 +4,27 @@ Which articles: every article not tagged ``unrelated``. Untagged articles are
 grouped too (a story is followed before the tagger has caught up); an article
 that the tagger later calls ``unrelated`` leaves its event on the next run.
 
-Each run:
+Events are made by a sweep in publication order (:mod:`tracker.analysis.events`):
+an article's event depends only on the articles published before it. Each run:
 
 1. embeds headline + lead of articles that are new or changed (vectors are
    cached in ``article_embeddings`` by content hash and model);
-2. finds the events the new articles link to, and the events that lost an
-   article (deleted, changed or now ``unrelated``);
-3. regroups exactly those events plus the new articles with
-   :func:`tracker.analysis.events.group_articles` -- the link graph is local, so this
-   equals a full rebuild (``rebuild=True``, ``tracker events --rebuild``);
-4. writes ``events``, ``event_articles`` and ``articles.event_id``, and
-   refreshes the stance statistics of every event whose articles were
-   (re)tagged since it was last written.
+2. finds the earliest publication among what changed (new articles, articles
+   that left, changed ones -- for those, also where they were before) and
+   places again every article published since then, continuing from the
+   stored events of the ``window_days`` before it: the result is exactly
+   that of a full rebuild (``rebuild=True``, ``tracker events --rebuild``), and
+   the work is that of the articles since the change, whatever the size of
+   the events they join;
+3. places undated articles: a new one is compared with every dated article,
+   a grouped one only with the dated articles that are new this run (its
+   match is kept in ``event_articles.linked_to``);
+4. writes the places that changed, and refreshes the representative and the
+   stance statistics of every event that gained or lost an article, or whose
+   articles were (re)tagged since it was last written.
 
-Changing ``[events]`` settings (threshold, window, lead, model) makes the next
-run a full rebuild by itself, since old links were made under other rules.
+Changing ``[events]`` settings (threshold, window, span, lead, model) makes the
+next run a full rebuild by itself, since old places were made under other rules.
 """
 
 from __future__ import annotations
@@ -27,10 +33,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-import numpy as np
 from sqlite_utils import Database
 
-from tracker.analysis.events import GroupingArticle, group_articles, grouping_text, iso_to_day
+from tracker.analysis.events import (
+    GroupingArticle, assign_ids, best_dated_match, better_match, grouping_text, iso_to_day,
+    orphan_groups, representative, sweep,
+)
 from tracker.config import Config, EventsConfig
 from tracker.lock import take_turns
 from tracker.shutdown import should_stop
@@ -47,20 +55,25 @@ class EventsSummary:
     new: int = 0  # articles grouped this run (new, changed, or relevant again)
     removed: int = 0  # articles that left their event (deleted, changed or now unrelated)
     embedded: int = 0  # embeddings computed this run; the rest came from the cache
-    regrouped: int = 0  # articles whose grouping was recomputed (new + their events)
+    regrouped: int = 0  # articles placed again: those published since the earliest change
     events: int = 0  # events after the run
     created: int = 0
-    deleted: int = 0  # events merged into another or left empty
+    deleted: int = 0  # events left empty (their articles left or were placed elsewhere)
     stats_updated: int = 0  # events whose counts and stance were rewritten
     rebuilt: bool = False
     failed: int = 0
 
 
+# How events are made; a new way regroups every database once, on its next run.
+GROUPING = "sweep-1"
+
+
 def settings_hash(settings: EventsConfig, model_key: str) -> str:
-    """What the links depend on: changing any of it invalidates the grouping."""
+    """What the places depend on: changing any of it invalidates the grouping."""
     payload = json.dumps(
         {"threshold": settings.similarity_threshold, "window_days": settings.window_days,
-         "lead_words": settings.lead_words, "model": model_key},
+         "max_span_days": settings.max_span_days, "lead_words": settings.lead_words,
+         "model": model_key, "grouping": GROUPING},
         sort_keys=True,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -115,110 +128,156 @@ def _run_events(db: Database, config: Config, rebuild: bool, embedder) -> Events
     model_key = embedding_model_key(settings)
     current_hash = settings_hash(settings, model_key)
     if store.has_grouping(db) and store.settings_hash(db) != current_hash:
-        rebuild = True  # the old links were made under other settings
+        rebuild = True  # the old places were made under other settings
     summary.rebuilt = rebuild
 
-    eligible = store.eligible_articles(db)
-    summary.articles = len(eligible)
-    members = store.memberships(db)
-    # Members that may no longer be grouped: deleted or now unrelated.
-    gone = [aid for aid in members if aid not in eligible]
-    # Changed text (or model): the cached vector, and so every link, is out of date.
+    new = store.new_articles(db)  # eligible and in no event: id -> published
+    gone = store.gone_members(db)  # in an event, now tagged unrelated
+    # Changed text (or model): the cached vector, and so the article's place, is out of date.
     stale = store.stale_embeddings(db, model_key)
-    changed_before = (stale & members.keys()) - set(gone)
-    summary.embedded, complete = embed_articles(db, settings, sorted(stale & eligible.keys()),
-                                                model_key, embedder)
+    changed = store.members_info(db, stale)
+    summary.embedded, complete = embed_articles(db, settings, sorted(stale), model_key, embedder)
     if not complete:
-        return summary  # stopped early: grouping needs every vector, next run goes on
+        return summary  # stopped early: placing needs every vector, the next run goes on
+    fresh = new.keys() | changed.keys()  # placed for the first time (or again) this run
+    summary.new, summary.removed = len(fresh), len(gone) + len(changed)
 
-    new_ids = {aid for aid in eligible if aid not in members} | changed_before
+    # Where the sweep starts: the earliest publication among what changed (for a
+    # changed article also the start of its old event: its date may have changed).
+    start: str | None = None
     if rebuild:
-        local_ids = set(eligible)
+        start = ""
     else:
-        affected = {members[aid]["event_id"] for aid in gone} | {
-            members[aid]["event_id"] for aid in changed_before}
-        affected |= _linked_events(db, settings, eligible, new_ids)
-        local_ids = (set(new_ids) | store.member_ids(db, affected)) & set(eligible)
-    summary.new = len(new_ids)
-    summary.removed = len(gone) + len(changed_before)
-    summary.regrouped = len(local_ids)
+        moments = [p for p in new.values() if p] + [g["published"] for g in gone.values()
+                                                      if g["published"]]
+        for info in changed.values():
+            moments += [m for m in (info["published"], info["first_seen"]) if m]
+        start = min(moments) if moments else None
+    region_rows = store.dated_since(db, start) if start is not None else []
+    context_rows = [] if not start else [
+        r for r in store.grouped_dated_between(
+            db, _day_to_iso(iso_to_day(start) - settings.window_days - 1 / 86400), start)
+        if r["id"] not in fresh]
+    vectors = store.load_vectors(db, [r["id"] for r in region_rows + context_rows])
+    region = [GroupingArticle(r["id"], iso_to_day(r["published"]), vectors[r["id"]],
+                              old_event_id=None if r["id"] in changed else r["event_id"])
+              for r in region_rows]
+    context = [GroupingArticle(r["id"], iso_to_day(r["published"]), vectors[r["id"]],
+                               old_event_id=r["event_id"]) for r in context_rows]
+    starts = {r["event_id"]: iso_to_day(r["first_seen"]) for r in context_rows}
+    placed = sweep(region, settings.similarity_threshold, settings.window_days,
+                   settings.max_span_days, context, starts)
+    labels = {aid: p.event for aid, p in placed.items()}
+    how = {aid: (p.similarity, None) for aid, p in placed.items()}
+    undated, recomputed = _place_undated(db, settings, rebuild, fresh, gone.keys() | changed.keys(),
+                                         [a for a in region if a.id in fresh], labels, how)
+    summary.regrouped = len(region) + recomputed
 
-    vectors = store.load_vectors(db, local_ids)
-    local = [
-        GroupingArticle(
-            id=aid, day=iso_to_day(eligible[aid]["published"]), vector=vectors[aid],
-            old_event_id=members[aid]["event_id"] if aid in members and aid not in changed_before else None,
-        )
-        for aid in sorted(local_ids)
-    ]
-    events = group_articles(local, settings.similarity_threshold, settings.window_days,
-                            store.next_event_id(db))
+    # Event ids: events that go on from before the sweep keep theirs; the others
+    # take the old id they share most articles with, if no event keeps it.
+    members = {a.id: a for a in region + undated}
+    groups: dict[int, list[GroupingArticle]] = {}
+    for aid, label in labels.items():
+        groups.setdefault(label, []).append(members[aid])
+    old_events = {a.old_event_id for a in members.values() if a.old_event_id is not None}
+    before = store.members_of(db, old_events | {g["event_id"] for g in gone.values()}
+                              | {i["event_id"] for i in changed.values()})
+    leaving = members.keys() | gone.keys()
+    alive = {e for e, ids in before.items() if ids - leaving}
+    next_id = store.next_event_id(db)
+    ids = assign_ids(groups, alive, next_id)
 
-    old_event_ids = {members[aid]["event_id"] for aid in (local_ids | set(gone)) if aid in members}
-    new_event_ids = {event.id for event in events}
-    summary.created = len(new_event_ids - old_event_ids)
-    summary.deleted = len(old_event_ids - new_event_ids)
+    stored = store.assignments(db, members)
+    to_write: dict[str, store.Placed] = {}
+    for aid, label in labels.items():
+        similarity, via = how[aid]
+        old = stored.get(aid)
+        rounded = None if similarity is None else round(similarity, 4)
+        if aid in fresh or old is None or (old["event_id"], old["similarity"], old["linked_to"]) \
+                != (ids[label], rounded, via):
+            to_write[aid] = store.Placed(ids[label], similarity, via)
+
+    # Every event that gains or loses an article: its members after this run.
+    touched = {p.event_id for p in to_write.values()} | {
+        stored[aid]["event_id"] for aid in to_write if aid in stored} | {
+        g["event_id"] for g in gone.values()} | {i["event_id"] for i in changed.values()}
+    moved = set(to_write) | set(gone)
+    after = {e: ids_ - moved for e, ids_ in store.members_of(db, touched).items()}
+    for aid, place in to_write.items():
+        after.setdefault(place.event_id, set()).add(aid)
+    deleted = {e for e in touched if not after.get(e)}
+    representatives = _representatives(db, {e: m for e, m in after.items() if m})
+    summary.created = len({p.event_id for p in to_write.values() if p.event_id >= next_id})
+    summary.deleted = len(deleted)
     summary.stats_updated = store.write_grouping(
-        db, events, memberships_before=members, regrouped=local_ids, gone=gone,
-        changed=changed_before, deleted_events=old_event_ids - new_event_ids,
-        settings_hash_value=current_hash)
+        db, to_write, gone=gone.keys(), changed=set(changed), representatives=representatives,
+        deleted_events=deleted, settings_hash_value=current_hash)
+    summary.articles = store.eligible_count(db)
     summary.events = store.event_count(db)
     return summary
 
 
-def _linked_events(db: Database, settings: EventsConfig, eligible: dict[str, dict],
-                   new_ids: set[str]) -> set[int]:
-    """Events that contain an article a new article may link to (a superset is fine:
-    regrouping an event that does not change leaves it as it was)."""
-    if not new_ids:
-        return set()
-    threshold, window = settings.similarity_threshold, settings.window_days
-    new_vectors = store.load_vectors(db, new_ids)
-    dated_new = [aid for aid in new_ids if eligible[aid]["published"]]
-    undated_new = [aid for aid in new_ids if not eligible[aid]["published"]]
-    affected: set[int] = set()
-
-    def link(candidates: list[dict], sources: list[str], use_window: bool) -> None:
-        candidates = [c for c in candidates if c["article_id"] not in new_ids]
-        if not candidates or not sources:
-            return
-        stored = store.load_vectors(db, (c["article_id"] for c in candidates))
-        candidates = [c for c in candidates if c["article_id"] in stored]
-        if not candidates:
-            return
-        matrix = np.stack([stored[c["article_id"]] for c in candidates])
-        sims = np.stack([new_vectors[s] for s in sources]) @ matrix.T
-        hit = sims >= threshold
-        if use_window:
-            cand_days = np.array([iso_to_day(c["published"]) for c in candidates])
-            src_days = np.array([iso_to_day(eligible[s]["published"]) for s in sources])
-            hit &= np.abs(cand_days[None, :] - src_days[:, None]) <= window
-        for col in np.nonzero(hit.any(axis=0))[0].tolist():
-            affected.add(candidates[col]["event_id"])
-
-    # Dated new articles: grouped dated articles inside the window, and grouped
-    # undated articles (whose best dated match may now be the new one).
-    if dated_new:
-        days = sorted(iso_to_day(eligible[aid]["published"]) for aid in dated_new)
-        for lo, hi in _merge_ranges([(d - window, d + window) for d in days]):
-            link(store.grouped_between(db, _day_to_iso(lo), _day_to_iso(hi)), dated_new,
-                 use_window=True)
-        link(store.grouped_undated(db), dated_new, use_window=False)
-    # Undated new articles: every grouped article, whatever its date.
-    if undated_new:
-        for chunk in store.grouped_in_chunks(db):
-            link(chunk, undated_new, use_window=False)
-    return affected
-
-
-def _merge_ranges(ranges: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    merged: list[list[float]] = []
-    for lo, hi in sorted(ranges):
-        if merged and lo <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], hi)
+def _place_undated(db: Database, settings: EventsConfig, rebuild: bool, fresh: set[str],
+                   invalid: set[str], fresh_dated: list[GroupingArticle],
+                   labels: dict[str, int], how: dict[str, tuple]) -> tuple[list, int]:
+    """Place every undated article (few: text files without a date) by its best dated
+    match; those without one group among themselves. Adds to ``labels`` and ``how``;
+    returns the undated articles and how many were compared with every dated article."""
+    rows = store.undated_articles(db)
+    if not rows:
+        return [], 0
+    threshold = settings.similarity_threshold
+    vectors = store.load_vectors(db, [r["id"] for r in rows]
+                                 + [r["linked_to"] for r in rows if r["linked_to"]])
+    valid = store.eligible_ids(db, {r["linked_to"] for r in rows if r["linked_to"]} - invalid)
+    articles, matches, full = [], {}, []
+    for row in rows:
+        article = GroupingArticle(row["id"], None, vectors[row["id"]],
+                                  old_event_id=None if row["id"] in fresh else row["event_id"])
+        articles.append(article)
+        if rebuild or row["id"] in fresh or (row["linked_to"] and row["linked_to"] not in valid):
+            full.append(article)
+            continue
+        if row["linked_to"]:  # its match, exactly (the stored similarity is rounded)
+            current = (row["linked_to"], float(vectors[row["linked_to"]] @ article.vector))
         else:
-            merged.append([lo, hi])
-    return [(lo, hi) for lo, hi in merged]
+            current = None
+        matches[article.id] = better_match(
+            current, best_dated_match(article.vector, fresh_dated, threshold))
+    if full:
+        for chunk in store.dated_in_chunks(db):
+            loaded = store.load_vectors(db, chunk)
+            dated = [GroupingArticle(aid, 0.0, loaded[aid]) for aid in chunk if aid in loaded]
+            for article in full:
+                matches[article.id] = better_match(
+                    matches.get(article.id), best_dated_match(article.vector, dated, threshold))
+    # A match outside this run's sweep keeps the event it has.
+    outside = store.assignments(db, {m[0] for m in matches.values() if m} - labels.keys())
+    orphans = []
+    for article in articles:
+        match = matches.get(article.id)
+        if match is None or (match[0] not in labels and match[0] not in outside):
+            orphans.append(article)
+            continue
+        labels[article.id] = labels[match[0]] if match[0] in labels else outside[match[0]]["event_id"]
+        how[article.id] = (match[1], match[0])
+    components, best = orphan_groups(orphans, threshold)
+    label = min([-1, *labels.values()]) - 1
+    for indexes in components:
+        for i in indexes:
+            labels[orphans[i].id], how[orphans[i].id] = label, (best[i], None)
+        label -= 1
+    return articles, len(full)
+
+
+def _representatives(db: Database, members: dict[int, set[str]]) -> dict[int, str]:
+    """Each event's most central article, from all its members' vectors."""
+    ids = set().union(*members.values()) if members else set()
+    vectors = store.load_vectors(db, ids)
+    days = store.published(db, ids)
+    return {event: representative([GroupingArticle(aid, iso_to_day(days.get(aid)), vectors[aid])
+                                   for aid in sorted(ids_)])
+            for event, ids_ in members.items()}
 
 
 def _day_to_iso(day: float) -> str:

@@ -6,7 +6,9 @@ import random
 
 import numpy as np
 
-from tracker.analysis.events import GroupingArticle, group_articles, grouping_text, majority_stance
+from tracker.analysis.events import (
+    GroupingArticle, group_articles, grouping_text, majority_stance, sweep,
+)
 
 
 def unit(*values) -> np.ndarray:
@@ -72,3 +74,47 @@ def test_grouping_text_and_majority_stance():
     assert majority_stance(0, 0, 0) is None
 
 
+
+
+def test_an_event_spans_at_most_max_span_days_and_never_merges():
+    # Near-identical daily updates for 10 days: each links to the day before.
+    story = [GroupingArticle(f"d{day:02d}", float(day), unit(1, 0.01 * day, 0))
+             for day in range(10)]
+    assert len(group_articles(story, 0.65, 4, 1)) == 1  # no guard: one event, and growing
+    events = group_articles(story, 0.65, 4, 1, max_span_days=3)
+    assert [e.article_ids for e in events] == [
+        ["d00", "d01", "d02", "d03"], ["d04", "d05", "d06", "d07"], ["d08", "d09"]]
+    # An article similar to two open events joins the closer one; they stay two.
+    left = GroupingArticle("left", 0.0, unit(1, 0.6, 0))  # 0.47 from right: no link
+    right = GroupingArticle("right", 0.0, unit(1, -0.6, 0))
+    bridge = GroupingArticle("bridge", 1.0, unit(1, 0.05, 0))  # 0.88 to left, 0.83 to right
+    events = group_articles([left, right, bridge], 0.65, 4, 1)
+    assert {frozenset(e.article_ids) for e in events} == {
+        frozenset({"left", "bridge"}), frozenset({"right"})}
+    # Each article records the link it joined through; the first has none.
+    assert next(e for e in events if "bridge" in e.article_ids).similarity["left"] is None
+
+
+def test_a_sweep_from_the_middle_continues_what_is_stored():
+    rng = np.random.default_rng(8)
+    centres = [unit(*rng.normal(size=8)) for _ in range(3)]
+    articles = [GroupingArticle(f"a{n:02d}", float(n % 12) + n / 100,
+                                unit(*(centres[n % 3] + rng.normal(scale=0.2, size=8))))
+                for n in range(36)]
+    full = sweep(articles, 0.65, 4, 5)
+    # Place the articles from day 6 on again, from the stored places of the days before.
+    cut = 6.0
+    before = [a for a in articles if a.day < cut]
+    context = [GroupingArticle(a.id, a.day, a.vector, old_event_id=full[a.id].event)
+               for a in before if a.day >= cut - 4]
+    starts = {}
+    for a in sorted(before, key=lambda a: a.day):
+        starts.setdefault(full[a.id].event, a.day)
+    again = sweep([a for a in articles if a.day >= cut], 0.65, 4, 5, context,
+                  {e: d for e, d in starts.items()}, first_label=-100)
+    relabel = {}
+    for aid, place in again.items():
+        expected = full[aid].event
+        # Events started in the second sweep have labels of their own: map them.
+        assert relabel.setdefault(place.event, expected) == expected
+        assert place.similarity == full[aid].similarity and place.via == full[aid].via

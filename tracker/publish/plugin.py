@@ -4,6 +4,11 @@
   0.65 answers it with a 500 and a traceback in the log).
 * Public mode (``tracker serve --public``, ``[server] public = true``): the
   introspection pages that reveal paths, versions and settings answer ``404``.
+* The story, event and article pages (:mod:`tracker.publish.pages`), and table
+  cells that link to them (:mod:`tracker.publish.cells`).
+* The ``summary`` facet type, counted from the summary tables
+  (:mod:`tracker.publish.facets`). The bounded search box
+  (:mod:`tracker.publish.search`) is registered beside this module.
 """
 
 from __future__ import annotations
@@ -12,6 +17,11 @@ import json
 from urllib.parse import unquote
 
 from datasette import hookimpl
+
+# Hooks of this plugin that live in their own modules.
+from tracker.publish.cells import extra_body_script, render_cell  # noqa: F401
+from tracker.publish.facets import register_facet_classes  # noqa: F401
+from tracker.publish.pages import register_routes  # noqa: F401
 
 # Pages a public site does not show: the database file's path, versions, settings...
 PRIVATE_PAGES = ("/-/databases", "/-/versions", "/-/plugins", "/-/settings", "/-/config",

@@ -60,20 +60,18 @@ def save_articles(db: Database, articles: Iterable[Article]) -> SaveResult:
 
 def delete_articles(db: Database, ids: list[str]) -> None:
     """Delete articles and everything hanging off them -- stance tags, cached vectors,
-    e-mail addresses, event memberships -- in one transaction. Events that lose
+    e-mail addresses, event memberships, stance corrections -- in one transaction (the summary tables
+    follow by their triggers, db/summaries.py). Events that lose
     members get their statistics again (and a new representative if theirs went);
     events left empty are deleted."""
-    from tracker.store.events import update_event_stats
+    from tracker.store.events import events_of_articles, update_event_stats
 
     with db.atomic():
-        events: set[int] = set()
+        events = events_of_articles(db, ids)
         for chunk in chunks(ids):
             marks = placeholders(chunk)
-            events |= {row[0] for row in db.execute(
-                f"select distinct event_id from event_articles where article_id in ({marks})",
-                chunk)}
             for table in ("event_articles", "stance_tags", "article_embeddings",
-                          "author_emails"):
+                          "author_emails", "corrections"):
                 db.execute(f"delete from [{table}] where article_id in ({marks})", chunk)
             db.execute(f"update events set representative_article_id = null "
                        f"where representative_article_id in ({marks})", chunk)

@@ -8,12 +8,13 @@ that also refreshes the stance statistics of every touched event.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
 from sqlite_utils import Database
 
-from tracker.analysis.events import Event, majority_stance
+from tracker.analysis.events import majority_stance
 from tracker.store.articles import chunks, placeholders, titles
 from tracker.timeutil import utc_now_iso
 
@@ -30,57 +31,127 @@ def has_grouping(db: Database) -> bool:
     return db.execute("select 1 from event_articles limit 1").fetchone() is not None
 
 
-def eligible_articles(db: Database) -> dict[str, dict]:
-    """Every article not tagged ``unrelated`` (untagged ones included), with its event."""
-    return {
-        row["id"]: row
+# Whether an article is grouped: not tagged unrelated (untagged ones are).
+ELIGIBLE = "coalesce(t.label, a.stance, '') != 'unrelated'"
+
+
+def new_articles(db: Database) -> dict[str, str | None]:
+    """``id -> published`` of eligible articles in no event (new, or relevant again)."""
+    return {row[0]: row[1] for row in db.execute(
+        f"""select a.id, a.published from articles a
+            left join stance_tags t on t.article_id = a.id
+            left join event_articles ea on ea.article_id = a.id
+            where ea.article_id is null and {ELIGIBLE}""")}
+
+
+def gone_members(db: Database) -> dict[str, dict]:
+    """Grouped articles that may no longer be grouped (now tagged unrelated):
+    ``id -> {published, event_id}``."""
+    return {row["article_id"]: row for row in db.query(
+        f"""select ea.article_id, a.published, ea.event_id from event_articles ea
+            join articles a on a.id = ea.article_id
+            left join stance_tags t on t.article_id = a.id
+            where not ({ELIGIBLE})""")}
+
+
+def members_info(db: Database, ids: Iterable[str]) -> dict[str, dict]:
+    """``id -> {published, event_id, first_seen}`` of grouped articles among ``ids``
+    (``first_seen``: when their event started)."""
+    found = {}
+    for chunk in chunks(sorted(ids)):
         for row in db.query(
-            """select a.id, a.published, a.content_hash, ea.event_id, ea.assigned_at
-               from articles a
-               left join stance_tags t on t.article_id = a.id
-               left join event_articles ea on ea.article_id = a.id
-               where coalesce(t.label, a.stance, '') != 'unrelated'"""
-        )
-    }
-
-
-def memberships(db: Database) -> dict[str, dict]:
-    """``article_id -> {event_id, assigned_at}`` of every grouped article."""
-    return {row["article_id"]: row
-            for row in db.query("select article_id, event_id, assigned_at from event_articles")}
-
-
-def member_ids(db: Database, event_ids: Iterable[int]) -> set[str]:
-    found: set[str] = set()
-    for chunk in chunks(sorted(e for e in event_ids if e is not None)):
-        found |= {row["article_id"] for row in db.query(
-            f"select article_id from event_articles where event_id in ({placeholders(chunk)})",
-            chunk)}
+            f"""select ea.article_id, a.published, ea.event_id, e.first_seen
+                from event_articles ea join articles a on a.id = ea.article_id
+                left join events e on e.id = ea.event_id
+                where ea.article_id in ({placeholders(chunk)})""", chunk):
+            found[row["article_id"]] = row
     return found
 
 
-def grouped_between(db: Database, start_iso: str, end_iso: str) -> list[dict]:
-    """Grouped articles published in ``[start_iso, end_iso]``: id, event, date."""
+def eligible_ids(db: Database, ids: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in chunks(sorted(ids)):
+        found |= {row[0] for row in db.execute(
+            f"""select a.id from articles a left join stance_tags t on t.article_id = a.id
+                where a.id in ({placeholders(chunk)}) and {ELIGIBLE}""", chunk)}
+    return found
+
+
+def dated_since(db: Database, start_iso: str | None) -> list[dict]:
+    """Eligible dated articles published at or after ``start_iso`` (all with None):
+    id, published, their event (None if in none)."""
     return list(db.query(
-        """select ea.article_id, ea.event_id, a.published from event_articles ea
-           join articles a on a.id = ea.article_id where a.published >= ? and a.published <= ?""",
+        f"""select a.id, a.published, ea.event_id from articles a
+            left join stance_tags t on t.article_id = a.id
+            left join event_articles ea on ea.article_id = a.id
+            where a.published is not null and a.published >= ? and {ELIGIBLE}""",
+        [start_iso or ""]))
+
+
+def grouped_dated_between(db: Database, start_iso: str, end_iso: str) -> list[dict]:
+    """Grouped, eligible articles published in ``[start_iso, end_iso)``: id, published,
+    event, and when that event started (``first_seen``)."""
+    return list(db.query(
+        f"""select a.id, a.published, ea.event_id, e.first_seen from event_articles ea
+            join articles a on a.id = ea.article_id
+            join events e on e.id = ea.event_id
+            left join stance_tags t on t.article_id = a.id
+            where a.published >= ? and a.published < ? and {ELIGIBLE}""",
         [start_iso, end_iso]))
 
 
-def grouped_undated(db: Database) -> list[dict]:
+def undated_articles(db: Database) -> list[dict]:
+    """Eligible articles without a date: id, their event, similarity and ``linked_to``."""
     return list(db.query(
-        """select ea.article_id, ea.event_id, a.published from event_articles ea
-           join articles a on a.id = ea.article_id where a.published is null"""))
+        f"""select a.id, ea.event_id, ea.similarity, ea.linked_to from articles a
+            left join stance_tags t on t.article_id = a.id
+            left join event_articles ea on ea.article_id = a.id
+            where a.published is null and {ELIGIBLE}"""))
 
 
-def grouped_in_chunks(db: Database) -> Iterable[list[dict]]:
-    """Every grouped article, a chunk at a time."""
-    everyone = [row[0] for row in db.execute("select article_id from event_articles")]
-    for chunk in chunks(everyone):
-        yield list(db.query(
-            f"""select ea.article_id, ea.event_id, a.published from event_articles ea
-                join articles a on a.id = ea.article_id
-                where ea.article_id in ({placeholders(chunk)})""", chunk))
+def dated_in_chunks(db: Database, size: int = 5000) -> Iterable[list[str]]:
+    """Every eligible dated article's id, a chunk at a time (for undated articles,
+    whose match may be anywhere in time)."""
+    ids = [row[0] for row in db.execute(
+        f"""select a.id from articles a left join stance_tags t on t.article_id = a.id
+            where a.published is not null and {ELIGIBLE} order by a.id""")]
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def members_of(db: Database, event_ids: Iterable[int]) -> dict[int, set[str]]:
+    """``event_id -> its articles`` for ``event_ids``."""
+    found: dict[int, set[str]] = {}
+    for chunk in chunks(sorted(e for e in set(event_ids) if e is not None)):
+        for row in db.execute(
+            f"select event_id, article_id from event_articles where event_id in "
+            f"({placeholders(chunk)})", chunk):
+            found.setdefault(row[0], set()).add(row[1])
+    return found
+
+
+def assignments(db: Database, ids: Iterable[str]) -> dict[str, dict]:
+    """``article_id -> {event_id, similarity, linked_to, assigned_at}`` of grouped ``ids``."""
+    found = {}
+    for chunk in chunks(sorted(ids)):
+        for row in db.query(
+            f"select article_id, event_id, similarity, linked_to, assigned_at from "
+            f"event_articles where article_id in ({placeholders(chunk)})", chunk):
+            found[row["article_id"]] = row
+    return found
+
+
+def published(db: Database, ids: Iterable[str]) -> dict[str, str | None]:
+    found = {}
+    for chunk in chunks(sorted(ids)):
+        found.update(db.execute(
+            f"select id, published from articles where id in ({placeholders(chunk)})", chunk))
+    return found
+
+
+def eligible_count(db: Database) -> int:
+    return db.execute(f"select count(*) from articles a left join stance_tags t "
+                      f"on t.article_id = a.id where {ELIGIBLE}").fetchone()[0]
 
 
 def next_event_id(db: Database) -> int:
@@ -95,11 +166,13 @@ def event_count(db: Database) -> int:
 
 
 def stale_embeddings(db: Database, model_key: str) -> set[str]:
-    """Articles whose cached vector is missing, or made from another text or model."""
+    """Eligible articles whose cached vector is missing, or made from another text or
+    model (articles tagged unrelated are never embedded: most of a stream)."""
     return {row[0] for row in db.execute(
-        """select a.id from articles a left join article_embeddings e on e.article_id = a.id
-           where e.article_id is null or e.content_hash is not a.content_hash
-              or e.model is not ?""", [model_key])}
+        f"""select a.id from articles a left join article_embeddings e on e.article_id = a.id
+            left join stance_tags t on t.article_id = a.id
+            where (e.article_id is null or e.content_hash is not a.content_hash
+                   or e.model is not ?) and {ELIGIBLE}""", [model_key])}
 
 
 def save_embeddings(db: Database, rows: list[dict], vectors: np.ndarray, model_key: str) -> None:
@@ -128,44 +201,58 @@ def load_vectors(db: Database, ids: Iterable[str]) -> dict[str, np.ndarray]:
 # -- writing a regrouping ------------------------------------------------------------
 
 
-def write_grouping(db: Database, events: list[Event], *, memberships_before: dict[str, dict],
-                   regrouped: set[str], gone: list[str], changed: set[str],
-                   deleted_events: set[int], settings_hash_value: str) -> int:
-    """Replace the grouping of ``regrouped`` articles (and drop ``gone`` ones) by ``events``.
+@dataclass
+class Placed:
+    """An article's place after a run: its event and how it joined it."""
 
-    One transaction: memberships, event rows, ``articles.event_id``, deleted
-    events, the vector cache of deleted articles, the settings hash and the
-    statistics of every new or retagged event -- no event is ever visible with
-    stale counts. Returns how many events' statistics were rewritten.
+    event_id: int
+    similarity: float | None
+    linked_to: str | None = None
+
+
+def write_grouping(db: Database, placed: dict[str, Placed], *, gone: Iterable[str],
+                   changed: set[str], representatives: dict[int, str],
+                   deleted_events: set[int], settings_hash_value: str) -> int:
+    """Write the new places of ``placed`` articles, drop ``gone`` ones from their events.
+
+    One transaction: memberships (``assigned_at`` kept for an article that stays
+    in its event), ``articles.event_id``, the rows of the events given with their
+    ``representatives``, deleted events, the vector cache of deleted articles,
+    the settings hash and the statistics of every touched or retagged event --
+    no event is ever visible with stale counts. Returns how many events'
+    statistics were rewritten.
     """
     now = utc_now_iso()
+    gone = sorted(gone)
     with db.atomic():
-        for chunk in chunks(sorted(regrouped | set(gone))):
+        before = assignments(db, placed)
+        for chunk in chunks(sorted(set(placed) | set(gone))):
             db.execute(f"delete from event_articles where article_id in ({placeholders(chunk)})",
                        chunk)
-        names = titles(db, [e.representative_article_id for e in events])
+        names = titles(db, list(representatives.values()))
         db["events"].upsert_all(
-            ({"id": e.id, "title": names[e.representative_article_id],
-              "representative_article_id": e.representative_article_id, "updated_at": now}
-             for e in events),
+            ({"id": event_id, "title": names[aid], "representative_article_id": aid,
+              "updated_at": now} for event_id, aid in representatives.items()),
             pk="id",
         )
         rows = []
-        for event in events:
-            for aid in event.article_ids:
-                before = memberships_before.get(aid)
-                kept = before is not None and before["event_id"] == event.id and aid not in changed
-                similarity = event.similarity.get(aid)
-                rows.append({"event_id": event.id, "article_id": aid,
-                             "similarity": None if similarity is None else round(similarity, 4),
-                             "assigned_at": before["assigned_at"] if kept else now})
+        by_event: dict[int, list[str]] = {}
+        for aid, place in placed.items():
+            old = before.get(aid)
+            kept = old is not None and old["event_id"] == place.event_id and aid not in changed
+            rows.append({"event_id": place.event_id, "article_id": aid,
+                         "similarity": None if place.similarity is None
+                         else round(place.similarity, 4),
+                         "assigned_at": old["assigned_at"] if kept else now,
+                         "linked_to": place.linked_to})
+            by_event.setdefault(place.event_id, []).append(aid)
         db["event_articles"].insert_all(rows, pk="article_id")
-        for event in events:
-            for chunk in chunks(event.article_ids):
+        for event_id, ids in by_event.items():
+            for chunk in chunks(sorted(ids)):
                 db.execute(
                     f"""update articles set event_id = ? where id in ({placeholders(chunk)})
                         and event_id is not ?""",
-                    [event.id, *chunk, event.id])
+                    [event_id, *chunk, event_id])
         for chunk in chunks(gone):
             db.execute(f"""update articles set event_id = null
                            where id in ({placeholders(chunk)}) and event_id is not null""", chunk)
@@ -175,7 +262,7 @@ def write_grouping(db: Database, events: list[Event], *, memberships_before: dic
         db.execute("delete from article_embeddings where article_id not in (select id from articles)")
         db["event_settings"].upsert({"key": "settings_hash", "value": settings_hash_value},
                                     pk="key")
-        stale_stats = {event.id for event in events} | retagged_events(db)
+        stale_stats = set(representatives) | retagged_events(db)
         return update_event_stats(db, sorted(stale_stats))
 
 
@@ -212,22 +299,52 @@ group by ea.event_id
 """
 
 
-def update_event_stats(db: Database, event_ids: list[int]) -> int:
-    """Recompute counts, dates, stance and evidence of ``event_ids`` from their articles
+def event_stats(db: Database, event_ids: list[int]) -> list[dict]:
+    """Counts, dates, stance and evidence of ``event_ids`` computed from their articles
     and stance tags (stance counts are 0 while nothing is tagged)."""
+    found = []
+    for chunk in chunks(event_ids):
+        for row in list(db.query(STATS_SQL.format(ids=placeholders(chunk)), chunk)):
+            row = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+            row["stance"] = majority_stance(row["favor"], row["against"], row["neutral"])
+            row["first_date"] = row["first_seen"][:10] if row["first_seen"] else None
+            row["evidence"] = _evidence(db, row["id"], row["stance"])
+            found.append(row)
+    return found
+
+
+def update_event_stats(db: Database, event_ids: list[int]) -> int:
+    """Recompute the statistics of ``event_ids`` (:func:`event_stats`) and store them."""
     now = utc_now_iso()
-    updated = 0
     with db.atomic():
-        for chunk in chunks(event_ids):
-            for row in list(db.query(STATS_SQL.format(ids=placeholders(chunk)), chunk)):
-                row = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
-                row["stance"] = majority_stance(row["favor"], row["against"], row["neutral"])
-                row["first_date"] = row["first_seen"][:10] if row["first_seen"] else None
-                row["evidence"] = _evidence(db, row["id"], row["stance"])
-                row["updated_at"] = now
-                db["events"].update(row["id"], row)
-                updated += 1
-    return updated
+        rows = event_stats(db, event_ids)
+        if rows:
+            # One prepared statement (Table.update() reads the schema on every call).
+            columns = [c for c in rows[0] if c != "id"] + ["updated_at"]
+            db.conn.executemany(
+                f"update events set {', '.join(f'[{c}] = ?' for c in columns)} where id = ?",
+                [[row[c] for c in columns[:-1]] + [now, row["id"]] for row in rows])
+    return len(rows)
+
+
+def event_ids(db: Database) -> list[int]:
+    return [row[0] for row in db.execute("select id from events order by id")]
+
+
+def events_of_articles(db: Database, article_ids: list[str]) -> set[int]:
+    """The events these articles belong to."""
+    found: set[int] = set()
+    for chunk in chunks(article_ids):
+        found |= {row[0] for row in db.execute(
+            f"select distinct event_id from event_articles where article_id in ({placeholders(chunk)})",
+            chunk)}
+    return found
+
+
+def stored_event_stats(db: Database, columns: list[str]) -> dict[int, dict]:
+    """``columns`` of every event row, by id (to compare with :func:`event_stats`)."""
+    return {row["id"]: row for row in db.query(
+        f"select id, {', '.join(columns)} from events")}
 
 
 def _evidence(db: Database, event_id: int, stance: str | None) -> str | None:

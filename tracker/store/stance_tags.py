@@ -1,7 +1,9 @@
 """``stance_tags``: one row per article -- its latest tag and what produced it.
 
 The label and confidence are copied onto ``articles`` (``stance``,
-``stance_confidence``) in the same transaction, for facets and the timeline.
+``stance_confidence``) in the same transaction, for facets and the timeline;
+that write updates the summary tables (their triggers, db/summaries.py), and
+the statistics of the events the articles belong to are recomputed with it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from tracker.domain import StanceTag
 from tracker.errors import Stage
 from tracker.store.articles import chunks, placeholders
 from tracker.store.errors import record_error, resolve_error
+from tracker.store.events import events_of_articles, update_event_stats
 
 
 def articles_to_tag(db: Database, model_hash: str, config_hash: str,
@@ -77,7 +80,9 @@ def reusable_tags(db: Database, content_hashes: list[str], model_hash: str,
 
 def save_tags(db: Database, rows: list[dict]) -> None:
     """Store tag rows (from :func:`tag_row`), copy label and confidence onto the articles,
-    and record or resolve each article's tagging error -- in one transaction."""
+    record or resolve each article's tagging error and refresh the statistics of
+    their events -- in one transaction, so that no page shows an event whose
+    counts disagree with its articles' stance."""
     with db.atomic():
         db["stance_tags"].upsert_all(rows, pk="article_id")
         for row in rows:
@@ -89,6 +94,7 @@ def save_tags(db: Database, rows: list[dict]) -> None:
                 resolve_error(db, row["article_id"], Stage.TAG)
             else:
                 record_error(db, row["article_id"], Stage.TAG, row["error"] or "tagging failed")
+        update_event_stats(db, sorted(events_of_articles(db, [row["article_id"] for row in rows])))
 
 
 def label_counts(db: Database) -> dict[str, int]:
