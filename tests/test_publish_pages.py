@@ -11,13 +11,12 @@ import feedparser
 import pytest
 from click.testing import CliRunner
 
-from tracker.analysis.events import Event
 from tracker.cli import cli
 from tracker.domain import Article, StanceTag
 from tracker.publish import build_datasette
 from tracker.store.articles import save_articles
-from tracker.store.events import memberships, write_grouping
 from tracker.store.stance_tags import save_tags, tag_row
+from tracker.testing.synthetic import set_events
 from tracker_db import open_db
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -45,11 +44,7 @@ def add(db, rows: list[tuple[str, dt.date | None, str, str, int | None]]) -> Non
     for aid, _, _, _, event in rows:
         if event:
             events.setdefault(event, []).append(aid)
-    before = memberships(db)
-    write_grouping(db, [Event(id=e, article_ids=ids, representative_article_id=ids[0])
-                        for e, ids in events.items()],
-                   memberships_before=before, regrouped={a for ids in events.values() for a in ids},
-                   gone=[], changed=set(), deleted_events=set(), settings_hash_value="s")
+    set_events(db, events, replace_all=False)
 
 
 @pytest.fixture

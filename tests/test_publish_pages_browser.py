@@ -73,8 +73,10 @@ def test_story_and_event_pages(seeds_db, tmp_path):
 
 def test_correction_round_trip(seeds_db, tmp_path):
     chromium_or_skip()
-    article_id = open_db(seeds_db).execute(
-        "select id from articles where stance = 'against'").fetchone()[0]
+    article_id, tagged = open_db(seeds_db).execute(
+        "select id, stance from articles where stance in ('favor', 'against', 'neutral') "
+        "order by id").fetchone()
+    corrected = "favor" if tagged == "neutral" else "neutral"
     with tracker_serve(seeds_db, root=True) as served, \
             chromium_page(tmp_path / "profile", served.url) as browser:
         page = browser.page
@@ -90,16 +92,16 @@ def test_correction_round_trip(seeds_db, tmp_path):
         # Signed in as root: the form is there; a correction comes back shown.
         page.goto(served.root_login)
         page.goto(article)
-        page.select_option("select#label", "neutral")
+        page.select_option("select#label", corrected)
         page.fill("textarea#note", "Balanced: NATO's concerns and the talks side by side.")
         page.click("form.correction-form button[type=submit]")
         page.wait_for_url(article)
         assert page.get_by_text("Correction saved.").is_visible()
-        assert page.locator("span.chip-corrected").first.inner_text() == "neutral"
-        assert page.locator("span.chip-against").first.is_visible()  # the tagger's label stays
+        assert page.locator("span.chip-corrected").first.inner_text() == corrected
+        assert page.locator(f"span.chip-{tagged}").first.is_visible()  # the tagger's label stays
         page.screenshot(path=str(tmp_path / "article.png"), full_page=True)
         errors, outside = browser.errors, browser.outside
     assert errors == [] and outside == [], (errors, outside)
     stored = open_db(seeds_db).execute("select article_id, label, actor from corrections").fetchall()
-    assert stored == [(article_id, "neutral", "root")]
+    assert stored == [(article_id, corrected, "root")]
     keep(tmp_path / "article.png")

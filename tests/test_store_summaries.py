@@ -15,12 +15,12 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from tracker.analysis.events import Event
 from tracker.domain import Article, StanceTag
 from tracker.store import summaries
 from tracker.store.articles import delete_articles, save_articles
-from tracker.store.events import memberships, write_grouping
+from tracker.store.events import event_ids, members_of
 from tracker.store.stance_tags import save_tags, tag_row
+from tracker.testing.synthetic import set_events
 from tracker_db import open_db
 
 LABELS = ["favor", "against", "neutral", "unrelated", "unsupported_language", None]
@@ -54,25 +54,21 @@ def tag(rng: random.Random, article_ids: list[str], db) -> None:
 
 def regroup(rng: random.Random, db) -> None:
     """Put every article not tagged unrelated into random events (as a rebuild would)."""
-    before = memberships(db)
+    before = members_of(db, event_ids(db))
     eligible = [row[0] for row in db.execute(
         "select id from articles where coalesce(stance, '') != 'unrelated' order by id")]
     rng.shuffle(eligible)
-    events, next_id = [], 1
-    old_ids = sorted({m["event_id"] for m in before.values()})
+    events: dict[int, list[str]] = {}
+    next_id = 1
+    old_ids = sorted(before)
     while eligible:
         size = min(len(eligible), rng.randint(1, 4))
         members, eligible = eligible[:size], eligible[size:]
         # Reuse old ids sometimes, so that articles move between existing events.
         event_id = old_ids.pop(0) if old_ids and rng.random() < 0.5 else 1000 + next_id
         next_id += 1
-        events.append(Event(id=event_id, article_ids=members, representative_article_id=members[0],
-                            similarity={m: 0.8 for m in members}))
-    kept = {e.id for e in events}
-    gone = [aid for aid in before if aid not in {a for e in events for a in e.article_ids}]
-    write_grouping(db, events, memberships_before=before, regrouped=set(before) | {
-        a for e in events for a in e.article_ids}, gone=gone, changed=set(),
-        deleted_events={m["event_id"] for m in before.values()} - kept, settings_hash_value="s")
+        events[event_id] = members
+    set_events(db, events, similarity={a: 0.8 for ids in events.values() for a in ids})
 
 
 def expected_views(db) -> dict[str, dict]:

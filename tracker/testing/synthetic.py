@@ -104,3 +104,23 @@ def build_synthetic(db: Database, articles: int, days: int, start: dt.date = dt.
                      "event_articles": member_rows})
     update_event_stats(db, [row["id"] for row in event_rows])
     return {"articles": len(article_rows), "events": len(event_rows), "tags": len(tag_rows)}
+
+
+def set_events(db: Database, events: dict[int, list[str]],
+               similarity: dict[str, float] | None = None, settings_hash: str = "s",
+               replace_all: bool = True) -> int:
+    """Write ``events`` (``event id -> its articles``, the first one representing it) the
+    way the events job writes a grouping (:func:`tracker.store.events.write_grouping`).
+    With ``replace_all`` they become the whole grouping: articles left out lose their
+    event and events left out are deleted; otherwise other events stay as they are.
+    Returns how many events' statistics were written."""
+    from tracker.store.events import Placed, event_ids, members_of, write_grouping
+
+    before = members_of(db, event_ids(db) if replace_all else events)
+    grouped = {aid for ids in before.values() for aid in ids}
+    placed = {aid: Placed(event_id=event_id, similarity=(similarity or {}).get(aid))
+              for event_id, ids in events.items() for aid in ids}
+    return write_grouping(db, placed, gone=grouped - set(placed), changed=set(),
+                          representatives={event_id: ids[0] for event_id, ids in events.items()},
+                          deleted_events=set(before) - set(events),
+                          settings_hash_value=settings_hash)
