@@ -159,6 +159,10 @@ def _run_events(db: Database, config: Config, rebuild: bool, embedder) -> Events
             db, _day_to_iso(iso_to_day(start) - settings.window_days - 1 / 86400), start)
         if r["id"] not in fresh]
     vectors = store.load_vectors(db, [r["id"] for r in region_rows + context_rows])
+    # Articles stored by another job after the embedding step have no vector yet:
+    # they wait for the next run, which places them (and what follows them) as new.
+    region_rows = [r for r in region_rows if r["id"] in vectors]
+    context_rows = [r for r in context_rows if r["id"] in vectors]
     region = [GroupingArticle(r["id"], iso_to_day(r["published"]), vectors[r["id"]],
                               old_event_id=None if r["id"] in changed else r["event_id"])
               for r in region_rows]
@@ -229,6 +233,7 @@ def _place_undated(db: Database, settings: EventsConfig, rebuild: bool, fresh: s
     threshold = settings.similarity_threshold
     vectors = store.load_vectors(db, [r["id"] for r in rows]
                                  + [r["linked_to"] for r in rows if r["linked_to"]])
+    rows = [r for r in rows if r["id"] in vectors]  # stored after the embedding step: next run
     valid = store.eligible_ids(db, {r["linked_to"] for r in rows if r["linked_to"]} - invalid)
     articles, matches, full = [], {}, []
     for row in rows:

@@ -312,3 +312,38 @@ def test_a_run_places_only_what_was_published_since_the_change(tmp_path, config)
     # ...and it is exactly what a full rebuild makes.
     before = partition(db)
     assert run_events(db, config, rebuild=True).created == 0 and partition(db) == before
+
+
+def test_articles_stored_while_the_job_embeds_wait_for_the_next_run(tmp_path, config):
+    """The service runs refresh and events at the same time: articles stored after the
+    events job computed what to embed have no vector in that run. They wait for the next
+    run (before, the job failed with a KeyError on every run under a steady stream)."""
+    from tracker.analysis.models import get_embedder
+
+    batches = story_batches(tmp_path)
+    db = open_db(tmp_path / "busy.db")
+    run_ingest(db, config, paths=[str(batches[1])])
+    model = get_embedder(config.events.embedding_model)
+
+    class ArticlesArriveMeanwhile:
+        """The real model; while it embeds the first batch, another job stores articles."""
+
+        def __init__(self):
+            self.calls = 0
+
+        def encode(self, texts, **kwargs):
+            self.calls += 1
+            if self.calls == 1:
+                run_ingest(db, config, paths=[str(batches[0]), str(batches[2])])
+            return model.encode(texts, **kwargs)
+
+    first = run_events(db, config, embedder=ArticlesArriveMeanwhile())
+    assert first.new == 2 and len(partition(db)) == 2  # the two reports it saw
+    second = run_events(db, config)
+    assert second.new == 2  # the undated copy and the report in between
+    full = open_db(tmp_path / "full.db")
+    for batch in batches[:3]:
+        run_ingest(full, config, paths=[str(batch)])
+    run_events(full, config)
+    assert partition(db) == partition(full) and len(partition(db)) == 1
+    assert event_rows(db) == event_rows(full)
