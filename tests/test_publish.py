@@ -145,6 +145,12 @@ def test_schema_look_ups_are_kept_until_the_schema_changes(db, config, db_path, 
     monkeypatch.setattr(Database, "execute_fn", counted)
     datasette_json(datasette, "/.json")
     first = len(calls)
+    # A table count cut off by its time limit (a busy machine) is tried again on the
+    # next view: that is not what is measured here, so wait until none is missing.
+    for _ in range(5):
+        if database._counts and all(v is not None for v in database._counts.values()):
+            break
+        datasette_json(datasette, "/.json")
     calls.clear()
     datasette_json(datasette, "/.json")
     # The home page asked a query thread ~280 times per view (schema and permission

@@ -175,21 +175,27 @@ class TrackerDatabase(Database):
 
     async def table_counts(self, limit: int = 10) -> dict[str, int | None]:
         await self.table_names()  # reads the schema version when it is time to
-        if (self._counts is not None and self._counted_version == self._schema_version
-                and time.monotonic() - self._counted_at < self.counts_seconds):
+        fresh = (self._counts is not None and self._counted_version == self._schema_version
+                 and time.monotonic() - self._counted_at < self.counts_seconds)
+        if fresh and all(v is not None for v in self._counts.values()):
             return self._counts
+        # Counts still fresh are kept; a count cut off by the time limit (None) is
+        # tried again on the next view, alone.
+        kept = self._counts if fresh else {}
         counts: dict[str, int | None] = {}
         for table, source in (await self.execute_fn(_count_sources)).items():
+            if kept.get(table) is not None:
+                counts[table] = kept[table]
+                continue
             try:
                 result = await self.execute(f"select count(*) from [{source}]",
                                             custom_time_limit=limit, log_sql_errors=False)
                 counts[table] = result.rows[0][0]
             except (QueryInterrupted, sqlite3.OperationalError, sqlite3.DatabaseError):
                 counts[table] = None  # as Datasette does: shown without a count
-        # A count cut off by the time limit is tried again on the next view.
-        if all(v is not None for v in counts.values()):
-            self._counts, self._counted_at = counts, time.monotonic()
-            self._counted_version = self._schema_version
+        if not fresh:
+            self._counted_at, self._counted_version = time.monotonic(), self._schema_version
+        self._counts = counts
         return counts
 
 
