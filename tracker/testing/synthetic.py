@@ -16,7 +16,9 @@ import random
 
 from sqlite_utils import Database
 
-from tracker.store.events import update_event_stats
+from tracker.store.events import (
+    Placed, event_ids, members_of, update_event_stats, write_grouping,
+)
 from tracker.store.maintenance import bulk_insert, max_id
 
 OUTLETS = [
@@ -114,8 +116,6 @@ def set_events(db: Database, events: dict[int, list[str]],
     With ``replace_all`` they become the whole grouping: articles left out lose their
     event and events left out are deleted; otherwise other events stay as they are.
     Returns how many events' statistics were written."""
-    from tracker.store.events import Placed, event_ids, members_of, write_grouping
-
     before = members_of(db, event_ids(db) if replace_all else events)
     grouped = {aid for ids in before.values() for aid in ids}
     placed = {aid: Placed(event_id=event_id, similarity=(similarity or {}).get(aid))
