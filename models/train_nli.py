@@ -350,7 +350,8 @@ def main():
 
     tok = AutoTokenizer.from_pretrained(base)
     model = AutoModelForSequenceClassification.from_pretrained(
-        base, num_labels=3, id2label={i: l for i, l in enumerate(LABELS)}, label2id=dict(L2I))
+        base, num_labels=3, id2label={i: l for i, l in enumerate(LABELS)}, label2id=dict(L2I),
+        dtype=torch.float32)  # a shipped fp16 model as --base trains in fp32
     model.train()
 
     t0 = time.time()

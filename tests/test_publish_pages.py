@@ -259,3 +259,21 @@ def test_analyst_signs_in_with_a_password_and_corrects(story_db, monkeypatch):
     assert saved.status_code == 302 and saved.headers["location"] == "/-/corrected"
     assert open_db(story_db).execute("select actor, label from corrections").fetchall() == [
         ("analyst", "against")]
+
+
+def test_evidence_is_marked_in_a_wrapped_text_and_in_the_headline():
+    from tracker.publish.pages import headline, highlight
+
+    text = ("Officials met in Anchorage.\n\nThe talks on shipping were\ncalled productive "
+            "by both sides. Critics said nothing.")
+    marked = str(highlight(text, "The talks on shipping were called productive by both sides."))
+    assert marked == ("<p>Officials met in Anchorage.</p><p><mark>The talks on shipping were\n"
+                      "called productive by both sides.</mark> Critics said nothing.</p>")
+    # Evidence that is the headline marks the headline, not the text; other evidence does not.
+    title = "US, Russia Mull Cooperation on Arctic Shipping"
+    assert str(headline(title, title)) == f"<mark>{title}</mark>"
+    assert str(highlight(text, title)).count("<mark>") == 0
+    assert str(headline(title, "The talks on shipping were called productive.")) == title
+    # Escaped once: a headline with markup characters stays text.
+    assert str(headline("Arctic <b>talks</b> & trade", "Arctic <b>talks</b> & trade")) == \
+        "<mark>Arctic &lt;b&gt;talks&lt;/b&gt; &amp; trade</mark>"

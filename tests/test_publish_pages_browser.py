@@ -82,7 +82,7 @@ def test_correction_round_trip(seeds_db, tmp_path):
         page = browser.page
         article = f"{served.url}/article/{article_id}"
         page.goto(article)
-        assert page.locator("mark").count() >= 1  # the evidence, marked in the text
+        assert page.locator("mark").count() >= 1  # the evidence, marked in the headline or text
         assert page.locator("form.correction-form").count() == 0
         assert page.get_by_role("link", name="Sign in").is_visible()
         # An anonymous POST is refused (no form needed to try).

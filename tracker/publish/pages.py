@@ -78,20 +78,43 @@ def confidence_text(confidence: float | None) -> str:
     return f"{confidence:.0%} confident ({word})"
 
 
+def evidence_sentences(evidence: str | None) -> list[str]:
+    """The sentences of an evidence passage long enough to look up in the text."""
+    parts = re.split(r"(?<=[.!?…])\s+", evidence or "")
+    return [part.strip() for part in parts if len(part.strip()) > 15]
+
+
+def mark(html: str, sentence: str) -> tuple[str, bool]:
+    """`html` with the first occurrence of `sentence` marked, matched across any run
+    of whitespace (a text wrapped over lines still matches a sentence joined by spaces)."""
+    words = str(escape(sentence)).split()
+    pattern = re.compile(r"\s+".join(re.escape(word) for word in words))
+    found = pattern.search(html)
+    if found is None or html[max(0, found.start() - 6):found.start()] == "<mark>":
+        return html, False
+    return f"{html[:found.start()]}<mark>{found.group(0)}</mark>{html[found.end():]}", True
+
+
 def highlight(text: str, evidence: str | None) -> Markup:
     """The article text as paragraphs, with the evidence passage's sentences marked.
 
-    The evidence is a passage the tagger read -- sentences of the headline and
-    the text joined -- so it is looked up sentence by sentence."""
+    The evidence is a passage the tagger read -- sentences of the headline or of the
+    text -- so it is looked up sentence by sentence."""
     html = str(escape(text))
-    found = 0
-    for sentence in re.split(r"(?<=[.!?…])\s+", evidence or ""):
-        sentence = str(escape(sentence.strip()))
-        if len(sentence) > 15 and sentence in html and f"<mark>{sentence}" not in html:
-            html = html.replace(sentence, f"<mark>{sentence}</mark>", 1)
-            found += 1
+    for sentence in evidence_sentences(evidence):
+        html, _ = mark(html, sentence)
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", html) if p.strip()]
     return Markup("".join(f"<p>{p}</p>" for p in paragraphs))
+
+
+def headline(title: str | None, evidence: str | None) -> Markup:
+    """The headline, marked when it is (part of) the evidence that decided the label."""
+    html = str(escape(title or ""))
+    for sentence in evidence_sentences(evidence):
+        html, found = mark(html, sentence)
+        if found:
+            break
+    return Markup(html)
 
 
 def evidence_html(evidence: str | None, title: str | None) -> Markup:
@@ -161,6 +184,7 @@ async def article_page(request: Request, datasette: Datasette) -> Response:
     scores = tag.get("scores") or {}
     context = {
         **common_context(datasette), "article": article, "tag": tag,
+        "headline": headline(article["title"], tag.get("evidence")),
         "text": highlight(article["text"] or "", tag.get("evidence")),
         "confidence": confidence_text(tag.get("confidence")),
         # Every label's probability (they sum to 1): relevance is 1 - unrelated.
