@@ -1,6 +1,7 @@
 # The two commands of the README's quick start:
 #   make run    install into .venv, then ingest seeds/, tag, build events and serve on :8001
-#   make test   install into .venv (plus Chromium for the browser test), run every test,
+#   make test   install into .venv (plus Chromium for the browser test and Ray for the
+#               scale-out test), run every test,
 #               then prove the plain install: `pip install .` with the interpreter's own pip
 PYTHON ?= python3
 VENV ?= .venv
@@ -13,7 +14,7 @@ PLAIN ?= .venv-plain
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Iterator
 
 from sqlite_utils import Database
 
@@ -88,28 +89,38 @@ def embedding_model_key(settings: EventsConfig) -> str:
             f"/lead{settings.lead_words}")
 
 
-def embed_articles(db: Database, settings: EventsConfig, ids: list[str], model_key: str,
+def embed_articles(db: Database, config: Config, ids: list[str], model_key: str,
                    embedder=None) -> tuple[int, bool]:
-    """Embed headline + lead of ``ids`` and cache the vectors, a batch per transaction.
+    """Embed headline + lead of ``ids`` and cache the vectors, a batch per transaction
+    (on the workers ``[scale]`` names; an explicit ``embedder`` runs here).
 
     Returns how many were embedded, and whether all of them were: on a
     shutdown or time limit it stops between batches (what is embedded is
     kept, the next run goes on from there)."""
-    done = 0
-    for start in range(0, len(ids), EMBED_BATCH):
-        if should_stop():
-            return done, False
-        if embedder is None:
-            from tracker.analysis.models import get_embedder
+    from tracker.analysis.workers import workers_for
 
-            embedder = get_embedder(settings.embedding_model)
-        found = texts(db, ids[start : start + EMBED_BATCH])
-        rows = [found[i] for i in ids[start : start + EMBED_BATCH] if i in found]
-        vectors = embedder.encode(
-            [grouping_text(r["title"], r["text"], settings.lead_words) for r in rows])
-        store.save_embeddings(db, rows, vectors, model_key)
+    settings = config.events
+    size = config.scale.batch_size if config.scale.engine == "ray" else EMBED_BATCH
+    complete = True
+
+    def batches() -> Iterator[tuple[list[dict], list[str]]]:
+        nonlocal complete
+        for start in range(0, len(ids), size):
+            if should_stop():
+                complete = False
+                return
+            found = texts(db, ids[start : start + size])
+            rows = [found[i] for i in ids[start : start + size] if i in found]
+            yield rows, [grouping_text(r["title"], r["text"], settings.lead_words) for r in rows]
+
+    done = 0
+    workers = workers_for(config.scale, embedding_model=settings.embedding_model,
+                          embedder=embedder)
+    for rows, vectors in workers.embed(batches()):
+        if rows:
+            store.save_embeddings(db, rows, vectors, model_key)
         done += len(rows)
-    return done, True
+    return done, complete
 
 
 def run_events(db: Database, config: Config, rebuild: bool = False, embedder=None) -> EventsSummary:
@@ -136,7 +147,7 @@ def _run_events(db: Database, config: Config, rebuild: bool, embedder) -> Events
     # Changed text (or model): the cached vector, and so the article's place, is out of date.
     stale = store.stale_embeddings(db, model_key)
     changed = store.members_info(db, stale)
-    summary.embedded, complete = embed_articles(db, settings, sorted(stale), model_key, embedder)
+    summary.embedded, complete = embed_articles(db, config, sorted(stale), model_key, embedder)
     if not complete:
         return summary  # stopped early: placing needs every vector, the next run goes on
     fresh = new.keys() | changed.keys()  # placed for the first time (or again) this run

@@ -12,21 +12,30 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 from sqlite_utils import Database
 
 from tracker.config import Config
 from tracker.domain import StanceTag
-from tracker.errors import describe
 from tracker.shutdown import should_stop
 from tracker.store import stance_tags as store
 from tracker.store.articles import texts
 from tracker.timeutil import utc_now_iso
 
 # Articles per transaction: a crash loses at most one batch of work, and
-# Datasette sees progress during a long first run.
+# Datasette sees progress during a long first run. ([scale] batch_size with Ray.)
 ARTICLES_PER_BATCH = 64
+
+
+@dataclass
+class Prepared:
+    """A batch of candidates as read: what to write for each once its texts are scored."""
+
+    batch: list[dict]  # the candidates still in the database, with their texts
+    unread: dict[str, StanceTag]  # article id -> its unsupported-language tag
+    reuse: dict[str, dict]  # content hash -> a tag row to copy
+    to_score: dict[str, dict]  # content hash -> the article that stands for the text
 
 
 @dataclass
@@ -43,16 +52,6 @@ class TagSummary:
     config_hash: str = ""
 
 
-def _tag_batch(tagger, batch: list[dict]) -> list[StanceTag]:
-    """Tag a batch together; if that fails, one by one so only the culprit fails."""
-    try:
-        return tagger.tag_texts([(a["title"], a["text"]) for a in batch])
-    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
-        if len(batch) == 1:
-            return [StanceTag.failed(describe(exc))]
-        return [tag for article in batch for tag in _tag_batch(tagger, [article])]
-
-
 def run_tag(
     db: Database,
     config: Config,
@@ -66,8 +65,9 @@ def run_tag(
     :class:`tracker.errors.ModelError` (one line), and the run is recorded as an error.
     """
     from tracker.analysis.stance import (
-        get_tagger, language_supported, model_identity, unsupported_language_tag,
+        language_supported, model_identity, unsupported_language_tag,
     )
+    from tracker.analysis.workers import workers_for
 
     model_id, model_hash = model_identity(config.tagger)
     config_hash = config.tagger_hash()
@@ -75,41 +75,45 @@ def run_tag(
     candidates = store.articles_to_tag(db, model_hash, config_hash, retag_all)
     summary.candidates = len(candidates)
     labels: Counter[str] = Counter()
-    tagger = None
-    for start in range(0, len(candidates), ARTICLES_PER_BATCH):
-        if should_stop():
-            summary.stopped = True
-            break
-        listed = candidates[start : start + ARTICLES_PER_BATCH]
-        found = texts(db, [a["id"] for a in listed])
-        # An article deleted since the candidates were listed is simply skipped.
-        batch = [dict(a, **{k: found[a["id"]][k] for k in ("title", "text", "language",
-                                                           "language_confidence")})
-                 for a in listed if a["id"] in found]
-        # Articles in a language the models do not read are marked, not guessed at.
-        unread = {a["id"]: unsupported_language_tag(a["language"], config.tagger) for a in batch
-                  if not language_supported(a["language"], a["language_confidence"],
-                                            config.tagger)}
-        batch_read = [a for a in batch if a["id"] not in unread]
-        reuse = {} if retag_all else store.reusable_tags(
-            db, sorted({a["content_hash"] for a in batch_read}), model_hash, config_hash)
-        # Identical texts in the batch are scored once: the first stands for the rest.
-        to_score: dict[str, dict] = {}
-        for article in batch_read:
-            if article["content_hash"] not in reuse:
-                to_score.setdefault(article["content_hash"], article)
-        scored: dict[str, StanceTag] = {}
-        if to_score:
-            if tagger is None:
-                tagger = get_tagger(config.tagger)  # loads only when there is work
-            for content, tag in zip(to_score, _tag_batch(tagger, list(to_score.values()))):
-                scored[content] = tag
+    size = config.scale.batch_size if config.scale.engine == "ray" else ARTICLES_PER_BATCH
+
+    def prepared() -> Iterator[tuple[Prepared, list[tuple[str | None, str]]]]:
+        """Each batch of candidates, read from the database just before it is sent,
+        with the texts still to score (not reused, not in an unread language)."""
+        for start in range(0, len(candidates), size):
+            if should_stop():
+                summary.stopped = True
+                return
+            listed = candidates[start : start + size]
+            found = texts(db, [a["id"] for a in listed])
+            # An article deleted since the candidates were listed is simply skipped.
+            batch = [dict(a, **{k: found[a["id"]][k] for k in ("title", "text", "language",
+                                                               "language_confidence")})
+                     for a in listed if a["id"] in found]
+            # Articles in a language the models do not read are marked, not guessed at.
+            unread = {a["id"]: unsupported_language_tag(a["language"], config.tagger)
+                      for a in batch if not language_supported(
+                          a["language"], a["language_confidence"], config.tagger)}
+            batch_read = [a for a in batch if a["id"] not in unread]
+            reuse = {} if retag_all else store.reusable_tags(
+                db, sorted({a["content_hash"] for a in batch_read}), model_hash, config_hash)
+            # Identical texts in the batch are scored once: the first stands for the rest.
+            to_score: dict[str, dict] = {}
+            for article in batch_read:
+                if article["content_hash"] not in reuse:
+                    to_score.setdefault(article["content_hash"], article)
+            yield (Prepared(batch, unread, reuse, to_score),
+                   [(a["title"], a["text"]) for a in to_score.values()])
+
+    workers = workers_for(config.scale, config.tagger)
+    for done, tags in workers.tag(prepared()):
+        scored = dict(zip(done.to_score, tags))
         now = utc_now_iso()
         rows = []
-        for article in batch:
+        for article in done.batch:
             content = article["content_hash"]
-            if article["id"] in unread:
-                row = store.tag_row(article, unread[article["id"]], model_id, model_hash,
+            if article["id"] in done.unread:
+                row = store.tag_row(article, done.unread[article["id"]], model_id, model_hash,
                                     config_hash, config.tagger.engine, now)
                 summary.unsupported += 1
             elif content in scored:
@@ -117,12 +121,12 @@ def run_tag(
                                     config_hash, config.tagger.engine, now)
                 if row["status"] != "ok":
                     pass  # counted as failed below
-                elif to_score[content]["id"] == article["id"]:
+                elif done.to_score[content]["id"] == article["id"]:
                     summary.tagged += 1
                 else:
                     summary.reused += 1
             else:
-                row = dict(reuse[content], article_id=article["id"], tagged_at=now)
+                row = dict(done.reuse[content], article_id=article["id"], tagged_at=now)
                 summary.reused += 1
             rows.append(row)
         store.save_tags(db, rows)
@@ -132,6 +136,6 @@ def run_tag(
             else:
                 summary.failed += 1
         if progress:
-            progress(len(batch), len(candidates))
+            progress(len(done.batch), len(candidates))
     summary.labels = dict(labels)
     return summary

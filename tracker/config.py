@@ -437,6 +437,29 @@ class MemoryConfig:
 
 
 @dataclass
+class ScaleConfig:
+    """Where the transformer passes (tagging, the events job's embeddings) run
+    (tracker/analysis/workers.py; README, "Scaling out with Ray")."""
+
+    # local = in this process; ray = on Ray actors (pip install ".[ray]").
+    engine: str = setting("local", Check("text", choices=("local", "ray")))
+    # Ray: "local" starts a private Ray instance on this machine; "auto" joins the
+    # cluster this machine belongs to (`ray start`); "ray://host:10001" is Ray Client.
+    address: str = setting("local", Check("text", nonempty=True))
+    # Ray actors per model; each loads the model once and keeps it between runs.
+    actors: int = setting(2, Check("int", 1, 1024))
+    # Articles (tagging) or texts (embedding) sent to an actor at a time; the
+    # driver reads, sends and writes back this many at a time.
+    batch_size: int = setting(64, Check("int", 1, 4096))
+    # Batches out at once, per actor: bounds the texts in flight (and the driver's memory).
+    batches_in_flight: int = setting(2, Check("int", 1, 64))
+    cpus_per_actor: float = setting(1.0, Check("number", 0, 1024))
+    gpus_per_actor: float = setting(0.0, Check("number", 0, 64))
+    # A batch whose actor died is sent again this many times, then its articles fail.
+    max_retries: int = setting(3, Check("int", 0, 100))
+
+
+@dataclass
 class DatabaseConfig:
     path: str = setting(str(DEFAULT_DB_PATH), Check("text", nonempty=True))
 
@@ -459,6 +482,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     housekeeping: HousekeepingConfig = field(default_factory=HousekeepingConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
+    scale: ScaleConfig = field(default_factory=ScaleConfig)
     source_file: str | None = None
 
     def tagger_hash(self) -> str:
@@ -537,7 +561,7 @@ def config_from_dict(data: dict[str, Any], source_file: str | None = None) -> Co
     config.db_path = _build(DatabaseConfig, data.pop("database", {}), "database").path
     config.ingest_paths = _build(IngestConfig, data.pop("ingest", {}), "ingest").paths
     simple = {"fetch": FetchConfig, "events": EventsConfig, "server": ServerConfig,
-              "housekeeping": HousekeepingConfig, "memory": MemoryConfig}
+              "housekeeping": HousekeepingConfig, "memory": MemoryConfig, "scale": ScaleConfig}
     for key, cls in simple.items():
         if key in data:
             setattr(config, key, _build(cls, data.pop(key), key))
@@ -666,7 +690,7 @@ def config_to_toml(config: Config, header: str = "") -> str:
         lines += [f"{k} = {_toml_value(v)}" for k, v in dataclasses.asdict(feed).items()
                   if v is not None]
         lines.append("")
-    for name in ("fetch", "events", "server", "housekeeping", "memory"):
+    for name in ("fetch", "events", "server", "housekeeping", "memory", "scale"):
         _table(lines, name, dataclasses.asdict(getattr(config, name)))
     lines += ["[schedule]", f"timezone = {_toml_value(config.schedule.timezone)}", ""]
     for job, table in config.schedule.jobs.items():
