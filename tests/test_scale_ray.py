@@ -76,8 +76,8 @@ def test_ray_tags_and_embeds_like_local_processing(tmp_path, tiny_config):
         # After the first batch is written, one actor dies; Ray restarts it and runs
         # its batch again. Nothing is lost and nothing is written twice.
         if not killed:
-            pids = ray.get([actor.pid.remote() for actor in workers.actors("tag")])
-            ray.kill(workers.actors("tag")[1], no_restart=False)
+            pids = ray.get([actor.pid.remote() for actor in workers.actors()])
+            ray.kill(workers.actors()[1], no_restart=False)
             killed.append(pids)
 
     try:

@@ -446,7 +446,8 @@ class ScaleConfig:
     # Ray: "local" starts a private Ray instance on this machine; "auto" joins the
     # cluster this machine belongs to (`ray start`); "ray://host:10001" is Ray Client.
     address: str = setting("local", Check("text", nonempty=True))
-    # Ray actors per model; each loads the model once and keeps it between runs.
+    # Ray actors; each loads the models once and keeps them between runs (the tag and
+    # events jobs share them, a batch at a time).
     actors: int = setting(2, Check("int", 1, 1024))
     # Articles (tagging) or texts (embedding) sent to an actor at a time; the
     # driver reads, sends and writes back this many at a time.

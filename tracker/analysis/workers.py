@@ -12,9 +12,11 @@ writer and the same store code writes local and remote results. Ray workers keep
 at most ``actors × batches_in_flight`` batches out at once: texts reach the
 cluster a bounded batch at a time, never the whole table.
 
-Ray is used through its core API (one actor per model copy, ``max_restarts`` and
+Ray is used through its core API: ``actors`` actors, each holding the models (loaded
+on first use and kept between runs; the tag and events jobs share them a batch at a
+time, so neither waits for resources the other holds), ``max_restarts`` and
 ``max_task_retries`` so a killed actor is restarted and its batch re-run, and a
-driver-side retry for what still comes back as a lost actor). Ray Data's
+driver-side retry for what still comes back as a lost actor. Ray Data's
 ``map_batches`` was the other way the issue named; it would read the articles
 through a datasource of its own and pull in pandas and pyarrow, while the driver
 here already streams bounded batches out of SQLite.
@@ -85,7 +87,6 @@ class InProcess:
 # -- Ray ---------------------------------------------------------------------------
 
 _RAY_LOCK = threading.Lock()
-_POOLS: dict[str, "_ActorPool"] = {}  # "tag" / "embed" -> the pool of the latest configuration
 
 
 def ray_module():
@@ -117,8 +118,9 @@ def connect(scale: ScaleConfig) -> None:
 
 def shutdown() -> None:
     """Stop this process's actors and leave the cluster (a local Ray instance stops)."""
+    global _POOL
     with _RAY_LOCK:
-        _POOLS.clear()
+        _POOL = None
     try:
         import ray
     except ImportError:
@@ -127,91 +129,67 @@ def shutdown() -> None:
         ray.shutdown()
 
 
-def actors(kind: str) -> list:
-    """The actor handles of this process's ``"tag"`` or ``"embed"`` pool (benches, tests)."""
+def actors() -> list:
+    """The handles of this process's actors (benches, tests)."""
     with _RAY_LOCK:
-        pool = _POOLS.get(kind)
-        return list(pool.actors) if pool else []
+        return list(_POOL.actors) if _POOL else []
 
 
 def _threads(scale: ScaleConfig) -> int:
     return max(1, math.ceil(scale.cpus_per_actor)) if scale.gpus_per_actor == 0 else 1
 
 
-class _TagActor:
-    """One stance tagger (its NLI and embedding models loaded once) on a Ray worker."""
+class _ModelActor:
+    """The models on one Ray worker: stance taggers and embedders, each loaded on first
+    use and kept (the process-wide caches of tracker.analysis). The tag job and the
+    events job share the actors, a batch at a time, so neither waits for the other's
+    resources."""
 
-    def __init__(self, config: TaggerConfig, threads: int):
+    def __init__(self, threads: int):
         from tracker.analysis.models import set_threads
+
+        set_threads(threads)
+
+    def tag(self, config: TaggerConfig, pairs: list[Pair]) -> list[StanceTag]:
         from tracker.analysis.stance import get_tagger
 
-        set_threads(threads)
-        self.tagger = get_tagger(config)
+        return tag_batch(get_tagger(config), pairs)
 
-    def tag(self, pairs: list[Pair]) -> list[StanceTag]:
-        return tag_batch(self.tagger, pairs)
+    def encode(self, model: str, texts: list[str]):
+        from tracker.analysis.models import get_embedder
 
-    def pid(self) -> int:
-        return os.getpid()
-
-
-class _EmbedActor:
-    """One sentence-embedding model on a Ray worker."""
-
-    def __init__(self, model: str, threads: int):
-        from tracker.analysis.models import get_embedder, set_threads
-
-        set_threads(threads)
-        self.embedder = get_embedder(model)
-
-    def encode(self, texts: list[str]):
-        return self.embedder.encode(texts)
+        return get_embedder(model).encode(texts)
 
     def pid(self) -> int:
         return os.getpid()
 
 
 class _ActorPool:
-    """``scale.actors`` actors of one class, created with the same arguments."""
+    """``scale.actors`` model actors."""
 
-    def __init__(self, kind: str, cls: type, args: tuple, scale: ScaleConfig):
+    def __init__(self, scale: ScaleConfig):
         ray = ray_module()
-        remote = ray.remote(cls).options(
+        remote = ray.remote(_ModelActor).options(
             num_cpus=scale.cpus_per_actor, num_gpus=scale.gpus_per_actor,
             max_restarts=scale.max_retries, max_task_retries=scale.max_retries)
-        self.key = repr((kind, args, scale))
-        self.actors = [remote.remote(*args) for _ in range(scale.actors)]
-
-    def kill(self) -> None:
-        ray = ray_module()
-        for actor in self.actors:
-            ray.kill(actor)
+        self.scale = scale
+        self.actors = [remote.remote(_threads(scale)) for _ in range(scale.actors)]
 
 
-def _pool(kind: str, cls: type, args: tuple, scale: ScaleConfig) -> _ActorPool:
-    """The process's actors for ``kind``, kept between runs while the configuration stays."""
+_POOL: _ActorPool | None = None
+
+
+def _pool(scale: ScaleConfig) -> _ActorPool:
+    """The process's actors, kept between runs (a new [scale] replaces them)."""
+    global _POOL
     connect(scale)
     with _RAY_LOCK:
-        pool = _POOLS.get(kind)
-        if pool is None or pool.key != repr((kind, args, scale)):
-            if pool is not None:
-                pool.kill()
-                del _POOLS[kind]
-            if not _room_for(scale):
-                # The other model's actors hold the CPUs (or GPUs) these need: they go,
-                # rather than both waiting forever (the next run of theirs restarts them).
-                for other in _POOLS.values():
-                    other.kill()
-                _POOLS.clear()
-            pool = _POOLS[kind] = _ActorPool(kind, cls, args, scale)
-        return pool
-
-
-def _room_for(scale: ScaleConfig) -> bool:
-    """Whether the cluster has the resources for ``scale.actors`` more actors now."""
-    free = ray_module().available_resources()
-    return (free.get("CPU", 0) >= scale.actors * scale.cpus_per_actor
-            and free.get("GPU", 0) >= scale.actors * scale.gpus_per_actor)
+        if _POOL is None or _POOL.scale != scale:
+            if _POOL is not None:
+                for actor in _POOL.actors:
+                    ray_module().kill(actor)
+            _POOL = _ActorPool(scale)
+        return _POOL
 
 
 class RayWorkers:
@@ -225,22 +203,16 @@ class RayWorkers:
         self.retried = 0  # batches sent again because their actor was lost
 
     def tag(self, batches: Iterable[tuple[K, list[Pair]]]) -> Iterator[tuple[K, list[StanceTag]]]:
-        def pool() -> _ActorPool:
-            args = (self.tagger_config, _threads(self.scale))
-            return _pool("tag", _TagActor, args, self.scale)
-        return self._ordered(pool, "tag", batches, empty=list)
+        return self._ordered("tag", self.tagger_config, batches, empty=list)
 
     def embed(self, batches: Iterable[tuple[K, list[str]]]) -> Iterator[tuple[K, Any]]:
         import numpy as np
 
-        def pool() -> _ActorPool:
-            args = (self.embedding_model, _threads(self.scale))
-            return _pool("embed", _EmbedActor, args, self.scale)
-        return self._ordered(pool, "encode", batches,
+        return self._ordered("encode", self.embedding_model, batches,
                              empty=lambda: np.zeros((0, 0), np.float32))
 
-    def _ordered(self, get_pool: Callable[[], _ActorPool], method: str,
-                 batches: Iterable[tuple[K, list]], empty: Callable[[], Any]
+    def _ordered(self, method: str, model: Any, batches: Iterable[tuple[K, list]],
+                 empty: Callable[[], Any]
                  ) -> Iterator[tuple[K, Any]]:
         """Send batches round-robin, at most actors × batches_in_flight out at once, and
         give the results back in input order. A batch whose actor was lost is sent
@@ -257,10 +229,10 @@ class RayWorkers:
             if not payload:
                 return [key, payload, None, attempts]
             if pool is None:
-                pool = get_pool()
+                pool = _pool(self.scale)
             actor = pool.actors[sent % len(pool.actors)]
             sent += 1
-            return [key, payload, getattr(actor, method).remote(payload), attempts]
+            return [key, payload, getattr(actor, method).remote(model, payload), attempts]
 
         source = iter(batches)
         limit = self.scale.actors * self.scale.batches_in_flight
