@@ -4,6 +4,7 @@
     HF_HUB_OFFLINE=1 .venv/bin/python bench/scale_ray.py                   # 600 articles
     HF_HUB_OFFLINE=1 .venv/bin/python bench/scale_ray.py --articles 2000 --small 16
     HF_HUB_OFFLINE=1 .venv/bin/python bench/scale_ray.py --memory-articles 100000
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/scale_ray.py --writes 20000
 
 Every variant runs the real tag job (``jobs.tag.run_tag``: read a batch from SQLite,
 score it, write it back) on its own copy of one database holding the stream of
@@ -18,7 +19,8 @@ Ray's fixed cost is measured apart: starting a private Ray instance and its
 actors (they load the models), then a small run (``--small`` articles) with the
 actors already up, next to the same small run locally. ``--memory-articles N``
 measures the driver's memory for a tag run over N untagged articles instead
-(the candidate list plus one batch of texts; no model work).
+(the candidate list plus one batch of texts; no model work); ``--writes N`` how fast
+the one SQLite writer stores N articles and N tags.
 """
 
 from __future__ import annotations
@@ -93,18 +95,51 @@ def driver_memory(count: int, folder: Path) -> None:
     db.close()
 
 
+def writer_rate(count: int, folder: Path) -> None:
+    """How fast the one SQLite writer stores articles and tags (no model work)."""
+    from tracker.domain import StanceTag
+    from tracker.store.stance_tags import save_tags, tag_row
+
+    db = open_db(folder / "writes.db")
+    text = " ".join(["The Arctic talks went on between the two delegations."] * 40)
+    started = time.perf_counter()
+    for start in range(0, count, 1000):
+        save_articles(db, [Article(id=f"w{i:08d}", title=f"Talks {i}", text=f"{text} {i}",
+                                   kind="file", outlet="outlet")
+                           for i in range(start, min(count, start + 1000))])
+    ingest = count / (time.perf_counter() - started)
+    tag = StanceTag(label="favor", confidence=0.7, relevance=0.9, evidence=text[:50],
+                    scores={"favor": 0.7, "against": 0.1, "neutral": 0.1, "unrelated": 0.1})
+    rows = [{"id": f"w{i:08d}", "content_hash": f"h{i}"} for i in range(count)]
+    size = ScaleConfig().batch_size
+    started = time.perf_counter()
+    for start in range(0, count, size):
+        save_tags(db, [tag_row(row, tag, "model", "mh", "ch", "hybrid", "2026-01-01T00:00:00Z")
+                       for row in rows[start : start + size]])
+    tags = count / (time.perf_counter() - started)
+    print(f"SQLite writer, {count:,} rows: articles {ingest:,.0f}/s (1,000 per transaction, "
+          f"full-text index included); tags {tags:,.0f}/s ({size} per transaction, as the "
+          f"tag job writes them)")
+    db.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--articles", type=int, default=600)
     parser.add_argument("--small", type=int, default=16, help="articles of the small run")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--memory-articles", type=int, default=0)
+    parser.add_argument("--writes", type=int, default=0,
+                        help="measure the SQLite writer on this many rows instead")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         if args.memory_articles:
             driver_memory(args.memory_articles, folder)
+            return
+        if args.writes:
+            writer_rate(args.writes, folder)
             return
         import torch
 
