@@ -44,7 +44,7 @@ from bench_tagger import build_stream  # noqa: E402
 from jobs.tag import run_tag  # noqa: E402
 from tracker.analysis import workers  # noqa: E402
 from tracker.config import Config, ScaleConfig  # noqa: E402
-from tracker.domain import Article  # noqa: E402
+from tracker.domain import Article, StanceTag  # noqa: E402
 from tracker.store import stance_tags  # noqa: E402
 from tracker.store.articles import save_articles, texts  # noqa: E402
 from tracker_db import open_db  # noqa: E402
@@ -97,9 +97,6 @@ def driver_memory(count: int, folder: Path) -> None:
 
 def writer_rate(count: int, folder: Path) -> None:
     """How fast the one SQLite writer stores articles and tags (no model work)."""
-    from tracker.domain import StanceTag
-    from tracker.store.stance_tags import save_tags, tag_row
-
     db = open_db(folder / "writes.db")
     text = " ".join(["The Arctic talks went on between the two delegations."] * 40)
     started = time.perf_counter()
@@ -114,8 +111,9 @@ def writer_rate(count: int, folder: Path) -> None:
     size = ScaleConfig().batch_size
     started = time.perf_counter()
     for start in range(0, count, size):
-        save_tags(db, [tag_row(row, tag, "model", "mh", "ch", "hybrid", "2026-01-01T00:00:00Z")
-                       for row in rows[start : start + size]])
+        stance_tags.save_tags(db, [
+            stance_tags.tag_row(row, tag, "model", "mh", "ch", "hybrid", "2026-01-01T00:00:00Z")
+            for row in rows[start : start + size]])
     tags = count / (time.perf_counter() - started)
     print(f"SQLite writer, {count:,} rows: articles {ingest:,.0f}/s (1,000 per transaction, "
           f"full-text index included); tags {tags:,.0f}/s ({size} per transaction, as the "

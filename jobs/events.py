@@ -100,7 +100,9 @@ def embed_articles(db: Database, config: Config, ids: list[str], model_key: str,
     from tracker.analysis.workers import workers_for
 
     settings = config.events
-    size = config.scale.batch_size if config.scale.engine == "ray" else EMBED_BATCH
+    workers = workers_for(config.scale, embedding_model=settings.embedding_model,
+                          embedder=embedder)
+    size = workers.batch_size or EMBED_BATCH
     complete = True
 
     def batches() -> Iterator[tuple[list[dict], list[str]]]:
@@ -114,8 +116,6 @@ def embed_articles(db: Database, config: Config, ids: list[str], model_key: str,
             yield rows, [grouping_text(r["title"], r["text"], settings.lead_words) for r in rows]
 
     done = 0
-    workers = workers_for(config.scale, embedding_model=settings.embedding_model,
-                          embedder=embedder)
     for rows, vectors in workers.embed(batches()):
         if rows:
             store.save_embeddings(db, rows, vectors, model_key)

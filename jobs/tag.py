@@ -75,7 +75,8 @@ def run_tag(
     candidates = store.articles_to_tag(db, model_hash, config_hash, retag_all)
     summary.candidates = len(candidates)
     labels: Counter[str] = Counter()
-    size = config.scale.batch_size if config.scale.engine == "ray" else ARTICLES_PER_BATCH
+    workers = workers_for(config.scale, config.tagger)
+    size = workers.batch_size or ARTICLES_PER_BATCH
 
     def prepared() -> Iterator[tuple[Prepared, list[tuple[str | None, str]]]]:
         """Each batch of candidates, read from the database just before it is sent,
@@ -105,7 +106,6 @@ def run_tag(
             yield (Prepared(batch, unread, reuse, to_score),
                    [(a["title"], a["text"]) for a in to_score.values()])
 
-    workers = workers_for(config.scale, config.tagger)
     for done, tags in workers.tag(prepared()):
         scored = dict(zip(done.to_score, tags))
         now = utc_now_iso()

@@ -64,6 +64,9 @@ class InProcess:
         self.embedding_model = embedding_model
         self._embedder = embedder
 
+    # Items per batch: the caller's own (a transaction's worth of work).
+    batch_size: int | None = None
+
     def tag(self, batches: Iterable[tuple[K, list[Pair]]]) -> Iterator[tuple[K, list[StanceTag]]]:
         from tracker.analysis.stance import get_tagger
 
@@ -200,7 +203,8 @@ class RayWorkers:
         self.scale = scale
         self.tagger_config = tagger_config
         self.embedding_model = embedding_model
-        self.retried = 0  # batches sent again because their actor was lost
+        # Items per batch sent to an actor (and written back per transaction).
+        self.batch_size: int | None = scale.batch_size
 
     def tag(self, batches: Iterable[tuple[K, list[Pair]]]) -> Iterator[tuple[K, list[StanceTag]]]:
         return self._ordered("tag", self.tagger_config, batches, empty=list)
@@ -262,7 +266,6 @@ class RayWorkers:
                 if attempts >= self.scale.max_retries:
                     raise ModelError(f"a Ray actor was lost {attempts + 1} times on one batch: "
                                      f"{describe(exc).splitlines()[0]}") from None
-                self.retried += 1
                 pending.appendleft(send(key, payload, attempts + 1))
                 continue
             yield key, result
