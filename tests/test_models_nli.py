@@ -83,3 +83,34 @@ def test_pipeline_topic(zsc):
               candidate_labels=["economy", "sports"], hypothesis_template="This text is about {}.")
     assert out["labels"][0] == "economy", out
     assert out["scores"][0] - out["scores"][1] > MARGIN, out
+
+
+def test_soup_averages_weights(tmp_path):
+    """models/soup_nli.py (how the shipped model was made): the weighted mean of each
+    tensor, the tokenizer and configuration of the first model, fp16 on disk."""
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+    from transformers import AutoModelForSequenceClassification
+
+    shifted = AutoModelForSequenceClassification.from_pretrained(MODEL_DIR, dtype=torch.float32)
+    with torch.no_grad():
+        shifted.classifier.bias += 2.0
+    shifted.save_pretrained(tmp_path / "shifted")
+    script = Path(__file__).resolve().parents[1] / "models" / "soup_nli.py"
+    out = tmp_path / "soup"
+    subprocess.run([sys.executable, str(script), str(MODEL_DIR), str(tmp_path / "shifted"),
+                    "--weights", "3", "1", "--out", str(out)], check=True, capture_output=True)
+    original = load_file(MODEL_DIR / "model.safetensors")
+    soup = load_file(out / "model.safetensors")
+    assert soup.keys() == original.keys()
+    assert all(soup[name].dtype == torch.float16 for name in soup)
+    for name, tensor in original.items():
+        expected = tensor.float() + (0.5 if name == "classifier.bias" else 0.0)
+        assert torch.allclose(soup[name].float(), expected, atol=2e-3), name
+    assert (out / "tokenizer.json").exists() and (out / "data_manifest.json").exists()
+    bad = subprocess.run([sys.executable, str(script), str(MODEL_DIR), "--weights", "1", "2",
+                          "--out", str(tmp_path / "bad")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "one non-negative number per model" in bad.stderr
+    assert not (tmp_path / "bad").exists()
