@@ -362,7 +362,7 @@ def main():
     print(f"[zero-shot topics done {time.time()-t0:.0f}s]", flush=True)
 
     metrics = {
-        "model": str(args.model),
+        "model": Path(args.model).name,
         "zero_shot_topic_classification": topics,
         "nli_accuracy": nli_res,
         "nli_set_notes": notes,
@@ -404,7 +404,7 @@ def main():
     print(f"  {topics['arctic_example']['sentence']}: {topics['arctic_example']['ranking']}")
     if not args.no_write:
         out = Path(args.model) / "metrics.json"
-        out.write_text(json.dumps(metrics, indent=2) + "\n")
+        out.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
         print(f"\nwrote {out}")
     else:
         print(json.dumps(metrics, indent=1)[:3000])
