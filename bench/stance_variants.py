@@ -1,0 +1,240 @@
+#!/usr/bin/env python
+"""Scoring variants the engine does not offer as settings, cross-validated on news_dev.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/stance_variants.py                # ~6 min
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/stance_variants.py --cache /tmp/variants.pkl
+
+``bench/cv_stance.py`` judges configurations the tagger can run; this bench asks what
+the tagger *could* do with the same models before anyone writes the code: the models run
+once (the default analysis of every news_dev item, plus the NLI model on every sentence
+and on the whole excerpt against a bank of hypotheses per label), then every variant is
+built from those numbers and judged exactly like cv_stance.py does (stratified 5-fold,
+the relevance threshold and label biases fitted on the training folds only,
+``tracker.analysis.calibrate``). The first row rebuilds the default from the raw
+numbers and must equal cv_stance.py's figure.
+
+Variants: how many stance sentences and how they are combined (mean, max), the premise
+(sentences, the lead, the whole excerpt, mixtures), how a hypothesis is scored
+(entailment − contradiction, entailment, entailment vs contradiction), other and more
+hypotheses per label (the bank below, written from the label definitions and the
+annotators' hard cases, not from news_dev's texts), sentences weighted by topic
+entailment, the topic NLI over every sentence, and an oracle that knows which items
+are unrelated (how far stance alone is from the target).
+
+news_dev is read from ../shared/data/news_dev/ and never copied; ``--cache`` keeps the
+model outputs (numbers and sentence lists) in a file of your choosing, outside the project.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import os
+import pickle
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+from cv_stance import read_news_dev  # noqa: E402
+
+from tracker.analysis.calibrate import cross_validate, fit_stance, predict_labels  # noqa: E402
+from tracker.analysis.stance import UNRELATED, ArticleAnalysis, StanceTagger  # noqa: E402
+from tracker.config import Config  # noqa: E402
+from tracker.domain import StanceTag  # noqa: E402
+
+TOPIC = "cooperation between the United States and Russia in the Arctic"
+# The first hypotheses of favor / against and the first two of neutral are the shipped
+# ones (tracker/topics/arctic.toml); the rest are alternatives.
+BANK = {
+    "favor": [
+        f"This text supports {TOPIC}.",
+        f"{TOPIC[0].upper()}{TOPIC[1:]} is presented positively.",
+        "Officials welcome joint Arctic projects of Russia and the United States.",
+        "The United States and Russia can work together in the Arctic.",
+        "Russia and America cooperate in the Arctic.",
+        "The text mainly quotes supporters of US–Russian cooperation in the Arctic.",
+    ],
+    "against": [
+        f"This text is against {TOPIC}.",
+        f"{TOPIC[0].upper()}{TOPIC[1:]} is presented as a threat.",
+        "Russia is a threat to the United States in the Arctic.",
+        "Sanctions block Arctic projects with Russia.",
+        "The United States and Russia are rivals in the Arctic.",
+        "Cooperation with Russia in the Arctic is impossible.",
+        "Critics warn about cooperation with Russia in the Arctic.",
+    ],
+    "neutral": [
+        "The report states facts about US–Russian talks on the Arctic without taking a side.",
+        "The text presents both supporters and critics.",
+        "The text reports facts without taking a side.",
+        "The text weighs the arguments for and against cooperation with Russia in the Arctic.",
+        "The text analyses competition between the United States and Russia in the Arctic.",
+    ],
+    "topic": [
+        "This text is about relations between the United States and Russia in the Arctic.",
+        "This text is about cooperation between Russia and the United States in the Arctic.",
+        "The United States and Russia are discussed together with the Arctic.",
+    ],
+}
+LEAD_SENTENCES = 4  # the headline and the first three sentences
+
+
+def model_outputs(config: Config) -> dict:
+    items = read_news_dev()
+    tagger = StanceTagger(config.tagger)
+    articles = [(r.get("title"), r["text"]) for r in items]
+    started = time.perf_counter()
+    analyses = tagger.analyse(articles)
+    sentences = [tagger.sentences(title, text) for title, text in articles]
+    hypotheses = [(label, h) for label, hs in BANK.items() for h in hs]
+    flat = [s for ss in sentences for s in ss]
+    probs = tagger.nli.entailment([(s, h) for s in flat for _, h in hypotheses],
+                                  config.tagger.batch_size).reshape(len(flat), len(hypotheses), 3)
+    per_item, start = [], 0
+    for ss in sentences:
+        per_item.append(probs[start:start + len(ss)])
+        start += len(ss)
+    passages = {
+        "lead": [" ".join(ss[:LEAD_SENTENCES]) for ss in sentences],
+        "whole": [" ".join(ss) for ss in sentences],
+    }
+    whole = {name: tagger.nli.entailment([(p, h) for p in texts for _, h in hypotheses], 8)
+             .reshape(len(texts), len(hypotheses), 3) for name, texts in passages.items()}
+    print(f"model passes {time.perf_counter() - started:.0f} s ({len(flat)} sentences)",
+          flush=True)
+    return {"gold": [r["label"] for r in items], "analyses": analyses, "hypotheses": hypotheses,
+            "sentences": per_item, **whole}
+
+
+class Variants:
+    def __init__(self, outputs: dict, config: Config, seeds: list[int]):
+        self.o, self.config, self.seeds = outputs, config.tagger, seeds
+        self.gold = outputs["gold"]
+        self.labels = [*self.config.labels, UNRELATED]
+        self.index: dict[str, list[int]] = {}
+        for n, (label, _) in enumerate(outputs["hypotheses"]):
+            self.index.setdefault(label, []).append(n)
+        self.default = {"favor": self.index["favor"][:1], "against": self.index["against"][:1],
+                        "neutral": self.index["neutral"][:2]}
+
+    @staticmethod
+    def score(p: np.ndarray, mode: str) -> np.ndarray:
+        if mode == "e":
+            return p[..., 0]
+        if mode == "evc":
+            return p[..., 1]
+        return p[..., 0] - p[..., 2]
+
+    def build(self, chosen=None, k=2, agg="mean", mode="emc", premise="sentences",
+              whole_weight=0.0, topic_weighted=None, topic_all=False) -> list:
+        """Analyses whose stance is one row: each label's aggregated score."""
+        chosen = chosen or self.default
+        out = []
+        for i, a in enumerate(self.o["analyses"]):
+            if isinstance(a, StanceTag):
+                out.append(a)
+                continue
+            if k == "all":
+                picked = list(range(len(a.sentences)))
+            else:
+                ranked = sorted(range(len(a.sentences)), key=lambda j: -a.relevance[j])
+                picked = list(dict.fromkeys([0, *ranked[:k]]))
+            probs = self.o["sentences"][i][picked]
+            if premise != "sentences":
+                probs = self.o[premise][i][None]
+            rows = self.score(probs, mode)
+            weights = np.ones(len(rows))
+            if topic_weighted is not None:
+                weights = probs[:, self.index["topic"], 0].max(axis=1) + topic_weighted
+            stance = {}
+            for label, ids in chosen.items():
+                values = rows[:, ids].mean(axis=1)
+                stance[label] = (float(values.max()) if agg == "max"
+                                 else float((values * weights).sum() / weights.sum()))
+                if whole_weight:
+                    passage = float(self.score(self.o["whole"][i][ids], mode).mean())
+                    stance[label] = (1 - whole_weight) * stance[label] + whole_weight * passage
+            topic = list(a.topic)
+            if topic_all:
+                topic = [float(self.o["sentences"][i][:, self.index["topic"], 0].max())]
+            out.append(ArticleAnalysis(sentences=a.sentences, relevance=a.relevance,
+                                       top=[a.top[0]], topic=topic, stance=[stance]))
+        return out
+
+    def oracle(self, analyses: list) -> list:
+        """Relevance known: unrelated items are tagged unrelated, the others pass."""
+        out = []
+        for a, gold in zip(analyses, self.gold):
+            if gold == UNRELATED:
+                out.append(StanceTag(label=UNRELATED, scores={}, relevance=None,
+                                     confidence=None, evidence=None))
+            elif isinstance(a, StanceTag):
+                out.append(a)
+            else:
+                passed = copy.copy(a)
+                passed.relevance = np.full(len(a.relevance), 10.0)
+                out.append(passed)
+        return out
+
+    def row(self, name: str, analyses: list, config=None) -> None:
+        cv = cross_validate(analyses, self.gold, config or self.config, fit_stance,
+                            predict_labels, self.labels, 5, self.seeds)
+        per = " ".join(f"{label} {cv.pooled.per_label[label].f1:.2f}" for label in self.labels)
+        predicted = "/".join(str(cv.pooled.per_label[label].predicted) for label in self.labels)
+        print(f"{name:<58} {cv.mean:.3f} ± {cv.sd:.3f}  {per}  predicted {predicted}",
+              flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, help="keep the model outputs in this file")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
+    args = parser.parse_args()
+    config = Config()
+    if args.cache and args.cache.exists():
+        outputs = pickle.loads(args.cache.read_bytes())
+    else:
+        outputs = model_outputs(config)
+        if args.cache:
+            args.cache.write_bytes(pickle.dumps(outputs))
+    v = Variants(outputs, config, args.seeds)
+    F, A, N = v.index["favor"], v.index["against"], v.index["neutral"]
+    print(f"{'variant (5-fold x ' + str(len(args.seeds)) + ' seeds, news_dev)':<58} macro-F1"
+          f"        per-label F1 (pooled)  predicted favor/against/neutral/unrelated")
+    v.row("default, rebuilt from the raw numbers", v.build())
+    v.row("  ... relevance known (oracle)", v.oracle(v.build()))
+    for k in (1, 3, 4):
+        v.row(f"headline + {k} most relevant sentences, mean", v.build(k=k))
+    v.row("every sentence, mean", v.build(k="all"))
+    for k in (2, 4):
+        v.row(f"headline + {k} most relevant sentences, max", v.build(k=k, agg="max"))
+    v.row(f"premise: the lead (headline + {LEAD_SENTENCES - 1} sentences)", v.build(premise="lead"))
+    v.row("premise: the whole excerpt", v.build(premise="whole"))
+    for weight in (0.25, 0.5):
+        v.row(f"sentences + whole excerpt, weight {weight}", v.build(whole_weight=weight))
+    v.row("score: entailment alone", v.build(mode="e"))
+    v.row("score: entailment vs contradiction", v.build(mode="evc"))
+    v.row("every hypothesis of the bank, averaged per label",
+          v.build({"favor": F, "against": A, "neutral": N}))
+    v.row("the five neutral hypotheses", v.build({"favor": F[:1], "against": A[:1], "neutral": N}))
+    for n in N[2:]:
+        v.row(f"neutral: {outputs['hypotheses'][n][1][:45]}",
+              v.build({"favor": F[:1], "against": A[:1], "neutral": [n]}))
+    for f in F[1:]:
+        v.row(f"favor: {outputs['hypotheses'][f][1][:45]}",
+              v.build({"favor": [f], "against": A[:1], "neutral": N[:2]}))
+    for a in A[1:]:
+        v.row(f"against: {outputs['hypotheses'][a][1][:45]}",
+              v.build({"favor": F[:1], "against": [a], "neutral": N[:2]}))
+    for eps in (0.1, 1.0):
+        v.row(f"sentences weighted by topic entailment + {eps}", v.build(topic_weighted=eps))
+    for weight in (0.25, 0.5):
+        v.row(f"topic NLI over every sentence, weight {weight}", v.build(topic_all=True),
+              dataclasses.replace(config.tagger, topic_nli_weight=weight))
+
+
+if __name__ == "__main__":
+    main()
