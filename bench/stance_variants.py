@@ -41,7 +41,8 @@ import numpy as np  # noqa: E402
 from cv_stance import read_news_dev  # noqa: E402
 
 from tracker.analysis.calibrate import cross_validate, fit_stance, predict_labels  # noqa: E402
-from tracker.analysis.stance import UNRELATED, ArticleAnalysis, StanceTagger  # noqa: E402
+from tracker.analysis.stance import (  # noqa: E402
+    UNRELATED, ArticleAnalysis, StanceTagger, nli_score)
 from tracker.config import Config  # noqa: E402
 from tracker.domain import StanceTag  # noqa: E402
 
@@ -120,16 +121,9 @@ class Variants:
         self.default = {"favor": self.index["favor"][:1], "against": self.index["against"][:1],
                         "neutral": self.index["neutral"][:2]}
 
-    @staticmethod
-    def score(p: np.ndarray, mode: str) -> np.ndarray:
-        if mode == "e":
-            return p[..., 0]
-        if mode == "evc":
-            return p[..., 1]
-        return p[..., 0] - p[..., 2]
-
-    def build(self, chosen=None, k=2, agg="mean", mode="emc", premise="sentences",
-              whole_weight=0.0, topic_weighted=None, topic_all=False) -> list:
+    def build(self, chosen=None, k=2, agg="mean", mode="entailment_minus_contradiction",
+              premise="sentences", whole_weight=0.0, topic_weighted=None,
+              topic_all=False) -> list:
         """Analyses whose stance is one row: each label's aggregated score."""
         chosen = chosen or self.default
         out = []
@@ -137,15 +131,14 @@ class Variants:
             if isinstance(a, StanceTag):
                 out.append(a)
                 continue
-            if k == "all":
-                picked = list(range(len(a.sentences)))
-            else:
-                ranked = sorted(range(len(a.sentences)), key=lambda j: -a.relevance[j])
-                picked = list(dict.fromkeys([0, *ranked[:k]]))
-            probs = self.o["sentences"][i][picked]
             if premise != "sentences":
                 probs = self.o[premise][i][None]
-            rows = self.score(probs, mode)
+            elif k == "all":
+                probs = self.o["sentences"][i]
+            else:
+                ranked = sorted(range(len(a.sentences)), key=lambda j: -a.relevance[j])
+                probs = self.o["sentences"][i][list(dict.fromkeys([0, *ranked[:k]]))]
+            rows = nli_score(probs, mode)
             weights = np.ones(len(rows))
             if topic_weighted is not None:
                 weights = probs[:, self.index["topic"], 0].max(axis=1) + topic_weighted
@@ -155,7 +148,7 @@ class Variants:
                 stance[label] = (float(values.max()) if agg == "max"
                                  else float((values * weights).sum() / weights.sum()))
                 if whole_weight:
-                    passage = float(self.score(self.o["whole"][i][ids], mode).mean())
+                    passage = float(nli_score(self.o["whole"][i][ids], mode).mean())
                     stance[label] = (1 - whole_weight) * stance[label] + whole_weight * passage
             topic = list(a.topic)
             if topic_all:
@@ -215,8 +208,8 @@ def main() -> None:
     v.row("premise: the whole excerpt", v.build(premise="whole"))
     for weight in (0.25, 0.5):
         v.row(f"sentences + whole excerpt, weight {weight}", v.build(whole_weight=weight))
-    v.row("score: entailment alone", v.build(mode="e"))
-    v.row("score: entailment vs contradiction", v.build(mode="evc"))
+    v.row("score: entailment alone", v.build(mode="entailment"))
+    v.row("score: entailment vs contradiction", v.build(mode="entailment_vs_contradiction"))
     v.row("every hypothesis of the bank, averaged per label",
           v.build({"favor": F, "against": A, "neutral": N}))
     v.row("the five neutral hypotheses", v.build({"favor": F[:1], "against": A[:1], "neutral": N}))

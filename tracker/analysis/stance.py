@@ -101,6 +101,18 @@ def model_identity(config: TaggerConfig) -> tuple[str, str]:
     return " + ".join(names), digest
 
 
+def nli_score(probs: np.ndarray, how: str) -> np.ndarray:
+    """A stance hypothesis's score from :meth:`NLIModel.entailment`'s columns (the last
+    axis: P(entailment), P(entailment) vs contradiction, P(contradiction)) as
+    ``[tagger] nli_score`` says: "entailment", "entailment_vs_contradiction" or
+    "entailment_minus_contradiction"."""
+    if how == "entailment_vs_contradiction":
+        return probs[..., 1]
+    if how == "entailment_minus_contradiction":
+        return probs[..., 0] - probs[..., 2]
+    return probs[..., 0]
+
+
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(x, 60.0), -60.0)))
 
@@ -383,12 +395,7 @@ class StanceTagger:
 
     def _nli(self, pairs: list[tuple[str, str]]) -> np.ndarray:
         """The configured NLI score of each pair (``nli_score``)."""
-        probs = self.nli.entailment(pairs, self.config.batch_size)
-        if self.config.nli_score == "entailment_vs_contradiction":
-            return probs[:, 1]
-        if self.config.nli_score == "entailment_minus_contradiction":
-            return probs[:, 0] - probs[:, 2]
-        return probs[:, 0]
+        return nli_score(self.nli.entailment(pairs, self.config.batch_size), self.config.nli_score)
 
     # -- stance --------------------------------------------------------------------
 
