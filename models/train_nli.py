@@ -297,6 +297,11 @@ def main():
     ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--max-length", type=int, default=192)
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--data-seed", type=int, default=None,
+                    help="seed of the data order, the recast templates and dropout (default: "
+                         "--seed). --seed alone then sets the new head's initial weights, so "
+                         "runs that differ only in --data-seed start from the same weights "
+                         "and can be averaged with models/soup_nli.py")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--resched-at", type=int, default=-1,
                     help="last step that uses the --epochs LR schedule; afterwards the linear "
@@ -322,7 +327,8 @@ def main():
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
-    rng = random.Random(args.seed)
+    data_seed = args.seed if args.data_seed is None else args.data_seed
+    rng = random.Random(data_seed)
 
     base = args.base
     if base is None:
@@ -353,6 +359,8 @@ def main():
         base, num_labels=3, id2label={i: l for i, l in enumerate(LABELS)}, label2id=dict(L2I),
         dtype=torch.float32)  # a shipped fp16 model as --base trains in fp32
     model.train()
+    if args.data_seed is not None:
+        torch.manual_seed(args.data_seed)  # dropout; the head above was drawn from --seed
 
     t0 = time.time()
     enc = tok([p[0] for p in pairs], [p[1] for p in pairs], truncation=True,
