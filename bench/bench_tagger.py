@@ -18,7 +18,8 @@ syndicated news has. Every tagger gets the same stream; then each is scored on
 news_dev (all 101 items, macro-F1) and on the written dev set's test split. Ours
 runs as configured (keyword prefilter, then the transformer screen) and without the
 prefilter, so the transformer screen's own speed shows: its first pass embeds only
-each article's headline and lead, and only what passes reads the whole text.
+each article's headline and lead (with an int8 copy of the embedder unless
+``screen_quantize = false``, the third row), and only what passes reads the whole text.
 """
 
 from __future__ import annotations
@@ -116,7 +117,9 @@ def main() -> None:
 
     base = dataclasses.replace(TaggerConfig(), model=args.model)
     variants = {f"ours ({base.engine}, prefilter)": base,
-                f"ours ({base.engine}, no prefilter)": dataclasses.replace(base, prefilter_terms=[])}
+                f"ours ({base.engine}, no prefilter)": dataclasses.replace(base, prefilter_terms=[]),
+                f"ours ({base.engine}, no prefilter, fp32 screen)": dataclasses.replace(
+                    base, prefilter_terms=[], screen_quantize=False)}
     if args.quantize:
         variants[f"ours ({base.engine}, prefilter, int8)"] = dataclasses.replace(base, quantize=True)
         variants[f"ours ({base.engine}, no prefilter, int8)"] = dataclasses.replace(

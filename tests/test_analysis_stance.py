@@ -95,3 +95,35 @@ def test_default_model_finds_every_seed_relevant(default_tagger):
 def test_default_model_tags_unrelated_texts_unrelated(default_tagger, title, text):
     tag = default_tagger.tag_texts([(title, text)])[0]
     assert tag.label == "unrelated", tag
+
+
+def test_the_screen_reads_leads_with_an_int8_copy_that_keeps_their_scores(default_tagger):
+    """The screen embeds headline + lead with a per-channel int8 copy of the embedder
+    (screen_quantize, the default); without it, with the fp32 embedder itself. Both put
+    an off-topic article aside and let the seeds through, their lead scores close."""
+    import dataclasses
+
+    from torch.ao.nn.quantized.dynamic import Linear as Int8Linear
+
+    articles = [parse_text_file(f.path) for f in walk_inputs(SEEDS).files]
+    texts = [(a.title, a.text) for a in articles] + [("Transfer news", OFF_TOPIC)]
+    config = dataclasses.replace(TaggerConfig(), prefilter_terms=[])  # the screen decides
+    int8 = get_tagger(config)
+    fp32 = get_tagger(dataclasses.replace(config, screen_quantize=False))
+    assert any(isinstance(m, Int8Linear) for m in int8.screen_embedder.model.modules())
+    assert not any(isinstance(m, Int8Linear) for m in int8.embedder.model.modules())
+    assert fp32.screen_embedder is fp32.embedder
+    assert int8.model_hash != fp32.model_hash  # a different screen re-tags what it decided
+
+    leads = [int8._lead(title, text) for title, text in texts]
+    scores = {name: tagger._screen_topic.relevance(
+                  tagger.screen_embedder.encode(leads), tagger.config)
+              for name, tagger in (("int8", int8), ("fp32", fp32))}
+    # bench/screen_quantize.py: mean change 0.02, largest 0.11 over 903 news leads
+    assert abs(scores["int8"] - scores["fp32"]).max() < 0.1, scores
+    threshold = config.screen_threshold
+    for name, tagger in (("int8", int8), ("fp32", fp32)):
+        assert (scores[name][:5] >= threshold).all() and scores[name][5] < threshold, name
+        tags = tagger.tag_texts(texts)
+        assert [t.label != "unrelated" for t in tags] == [True] * 5 + [False], (name, tags)
+        assert tags[5].relevance == pytest.approx(scores[name][5], abs=1e-3)

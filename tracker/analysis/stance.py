@@ -96,7 +96,9 @@ def model_identity(config: TaggerConfig) -> tuple[str, str]:
         names.append(config.embedding_model)
         hashes.append(model_fingerprint(config.embedding_model))
     if config.quantize:
-        hashes.append("int8")
+        hashes.append("int8-per-channel")  # per-tensor scales before: tags redone
+    elif uses_embeddings(config) and config.screen_quantize and config.screen_threshold > -1:
+        hashes.append("screen-int8")
     digest = hashlib.sha256("+".join(hashes).encode()).hexdigest()[:16]
     return " + ".join(names), digest
 
@@ -236,6 +238,36 @@ def decide(analysis: ArticleAnalysis, config: TaggerConfig) -> StanceTag:
     )
 
 
+@dataclass
+class _TopicVectors:
+    """The topic's embedded prototypes, near misses and aspects, from one embedder:
+    the embedding relevance of passages embedded by that same embedder."""
+
+    topic: np.ndarray
+    near: np.ndarray | None
+    aspects: list[np.ndarray]
+
+    @classmethod
+    def of(cls, embedder, config: TaggerConfig) -> "_TopicVectors":
+        return cls(
+            topic=embedder.encode(config.relevance_hypotheses),
+            near=(embedder.encode(config.near_miss_hypotheses)
+                  if config.near_miss_hypotheses else None),
+            aspects=[embedder.encode(v) for v in config.relevance_aspects.values()],
+        )
+
+    def relevance(self, vectors: np.ndarray, config: TaggerConfig) -> np.ndarray:
+        if len(vectors) == 0:
+            return np.zeros(0)
+        score = (vectors @ self.topic.T).max(axis=1)
+        if self.near is not None:
+            score = score - config.near_miss_weight * (vectors @ self.near.T).max(axis=1)
+        if self.aspects:
+            weakest = np.min([(vectors @ a.T).max(axis=1) for a in self.aspects], axis=0)
+            score = score + config.aspect_weight * weakest
+        return score
+
+
 class StanceTagger:
     """Loads its models once; :meth:`tag_texts` tags many articles in shared batches."""
 
@@ -248,6 +280,12 @@ class StanceTagger:
         self.embedder = (
             get_embedder(config.embedding_model, config.quantize) if uses_embeddings(config) else None
         )
+        # The screen reads one lead per article, most of them off topic: an int8 copy
+        # of the embedder does it ~3x faster (screen_quantize).
+        self.screen_embedder = (
+            get_embedder(config.embedding_model, config.quantize or config.screen_quantize)
+            if self.embedder is not None and config.screen_threshold > -1 else None
+        )
         self.model_id, self.model_hash = model_identity(config)
         self._token_model = self.nli or self.embedder
         terms = [t.strip() for t in config.prefilter_terms if t.strip()]
@@ -255,10 +293,10 @@ class StanceTagger:
             r"\b(?:" + "|".join(re.escape(t) for t in terms) + r")(?:s|es)?\b", re.IGNORECASE
         ) if terms else None
         if self.embedder is not None:
-            self._topic = self.embedder.encode(config.relevance_hypotheses)
-            self._near = (self.embedder.encode(config.near_miss_hypotheses)
-                          if config.near_miss_hypotheses else None)
-            self._aspects = [self.embedder.encode(v) for v in config.relevance_aspects.values()]
+            self._topic = _TopicVectors.of(self.embedder, config)
+            self._screen_topic = (self._topic if self.screen_embedder is self.embedder or
+                                  self.screen_embedder is None
+                                  else _TopicVectors.of(self.screen_embedder, config))
             self._label_vectors = {
                 label: self.embedder.encode(hyps) for label, hyps in config.labels.items() if hyps
             }
@@ -319,9 +357,10 @@ class StanceTagger:
                 results.append(None)
                 leads.append((len(results) - 1, self._lead(title, text)))
         # The screen: one short embedding per article (headline and lead), shared batches.
-        if self.embedder is not None and config.screen_threshold > -1 and leads:
-            screened = self._embedding_relevance(
-                self.embedder.encode([lead for _, lead in leads], batch_size=config.batch_size))
+        if self.screen_embedder is not None and leads:
+            screened = self._screen_topic.relevance(
+                self.screen_embedder.encode([lead for _, lead in leads],
+                                            batch_size=config.batch_size), config)
             for (position, lead), score in zip(leads, screened):
                 if score < config.screen_threshold:
                     results[position] = self._screened_out(float(score), lead)
@@ -340,7 +379,7 @@ class StanceTagger:
             relevance = self._nli_topic(all_sentences)
         else:
             vectors = self.embedder.encode(all_sentences, batch_size=config.batch_size)
-            relevance = self._embedding_relevance(vectors)
+            relevance = self._topic.relevance(vectors, config)
         items: list[tuple[ArticleAnalysis, int, int]] = []  # (analysis, sentence, row)
         position = 0
         for item in results:
@@ -371,17 +410,6 @@ class StanceTagger:
         return results
 
     # -- relevance -----------------------------------------------------------------
-
-    def _embedding_relevance(self, vectors: np.ndarray) -> np.ndarray:
-        if len(vectors) == 0:
-            return np.zeros(0)
-        score = (vectors @ self._topic.T).max(axis=1)
-        if self._near is not None:
-            score = score - self.config.near_miss_weight * (vectors @ self._near.T).max(axis=1)
-        if self._aspects:
-            weakest = np.min([(vectors @ a.T).max(axis=1) for a in self._aspects], axis=0)
-            score = score + self.config.aspect_weight * weakest
-        return score
 
     def _nli_topic(self, sentences: list[str]) -> np.ndarray:
         """Per sentence: the strongest entailment of the topic hypotheses."""
