@@ -134,7 +134,8 @@ def _quantized(model):
         # torch announces the move of eager-mode quantisation to torchao; it still works.
         warnings.simplefilter("ignore")
         return quantization.quantize_dynamic(
-            model, {torch.nn.Linear: quantization.per_channel_dynamic_qconfig}, dtype=torch.qint8)
+            model, {torch.nn.Linear: quantization.per_channel_dynamic_qconfig}, dtype=torch.qint8,
+            inplace=True)  # no second full copy of the model while quantising
 
 
 class Embedder:
