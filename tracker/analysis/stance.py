@@ -86,6 +86,11 @@ def uses_embeddings(config: TaggerConfig) -> bool:
     return config.engine in ("hybrid", "embedding")
 
 
+def uses_screen(config: TaggerConfig) -> bool:
+    """Whether the lead screen runs (it embeds: engines hybrid and embedding)."""
+    return uses_embeddings(config) and config.screen_threshold > -1
+
+
 def model_identity(config: TaggerConfig) -> tuple[str, str]:
     """(model id, weights hash) of the models this configuration tags with, without loading them."""
     names, hashes = [], []
@@ -97,7 +102,7 @@ def model_identity(config: TaggerConfig) -> tuple[str, str]:
         hashes.append(model_fingerprint(config.embedding_model))
     if config.quantize:
         hashes.append("int8-per-channel")  # per-tensor scales before: tags redone
-    elif uses_embeddings(config) and config.screen_quantize and config.screen_threshold > -1:
+    elif config.screen_quantize and uses_screen(config):
         hashes.append("screen-int8")
     digest = hashlib.sha256("+".join(hashes).encode()).hexdigest()[:16]
     return " + ".join(names), digest
@@ -284,7 +289,7 @@ class StanceTagger:
         # of the embedder does it ~3x faster (screen_quantize).
         self.screen_embedder = (
             get_embedder(config.embedding_model, config.quantize or config.screen_quantize)
-            if self.embedder is not None and config.screen_threshold > -1 else None
+            if uses_screen(config) else None
         )
         self.model_id, self.model_hash = model_identity(config)
         self._token_model = self.nli or self.embedder
@@ -294,8 +299,7 @@ class StanceTagger:
         ) if terms else None
         if self.embedder is not None:
             self._topic = _TopicVectors.of(self.embedder, config)
-            self._screen_topic = (self._topic if self.screen_embedder is self.embedder or
-                                  self.screen_embedder is None
+            self._screen_topic = (self._topic if self.screen_embedder in (None, self.embedder)
                                   else _TopicVectors.of(self.screen_embedder, config))
             self._label_vectors = {
                 label: self.embedder.encode(hyps) for label, hyps in config.labels.items() if hyps
