@@ -43,15 +43,14 @@ from cv_stance import read_news_dev  # noqa: E402
 from tracker.analysis.calibrate import cross_validate, fit_stance, predict_labels  # noqa: E402
 from tracker.analysis.stance import (  # noqa: E402
     UNRELATED, ArticleAnalysis, StanceTagger, nli_score)
-from tracker.config import Config  # noqa: E402
+from tracker.config import Config, TaggerConfig  # noqa: E402
 from tracker.domain import StanceTag  # noqa: E402
 
 TOPIC = "cooperation between the United States and Russia in the Arctic"
-# The first hypotheses of favor / against and the first two of neutral are the shipped
-# ones (tracker/topics/arctic.toml); the rest are alternatives.
-BANK = {
+# Alternatives to the topic file's own hypotheses (tracker/topics/arctic.toml), which
+# come first in each list of the bank (bank()).
+ALTERNATIVES = {
     "favor": [
-        f"This text supports {TOPIC}.",
         f"{TOPIC[0].upper()}{TOPIC[1:]} is presented positively.",
         "Officials welcome joint Arctic projects of Russia and the United States.",
         "The United States and Russia can work together in the Arctic.",
@@ -59,7 +58,6 @@ BANK = {
         "The text mainly quotes supporters of US–Russian cooperation in the Arctic.",
     ],
     "against": [
-        f"This text is against {TOPIC}.",
         f"{TOPIC[0].upper()}{TOPIC[1:]} is presented as a threat.",
         "Russia is a threat to the United States in the Arctic.",
         "Sanctions block Arctic projects with Russia.",
@@ -68,18 +66,21 @@ BANK = {
         "Critics warn about cooperation with Russia in the Arctic.",
     ],
     "neutral": [
-        "The report states facts about US–Russian talks on the Arctic without taking a side.",
-        "The text presents both supporters and critics.",
         "The text reports facts without taking a side.",
         "The text weighs the arguments for and against cooperation with Russia in the Arctic.",
         "The text analyses competition between the United States and Russia in the Arctic.",
     ],
-    "topic": [
-        "This text is about relations between the United States and Russia in the Arctic.",
-        "This text is about cooperation between Russia and the United States in the Arctic.",
-        "The United States and Russia are discussed together with the Arctic.",
-    ],
 }
+
+
+def bank(tagger: TaggerConfig) -> dict[str, list[str]]:
+    """The configured hypotheses of each label, then the alternatives; and the topic's."""
+    out = {label: [*tagger.labels[label], *alternatives]
+           for label, alternatives in ALTERNATIVES.items()}
+    out["topic"] = list(tagger.topic_hypotheses)
+    return out
+
+
 LEAD_SENTENCES = 4  # the headline and the first three sentences
 
 
@@ -90,7 +91,7 @@ def model_outputs(config: Config) -> dict:
     started = time.perf_counter()
     analyses = tagger.analyse(articles)
     sentences = [tagger.sentences(title, text) for title, text in articles]
-    hypotheses = [(label, h) for label, hs in BANK.items() for h in hs]
+    hypotheses = [(label, h) for label, hs in bank(config.tagger).items() for h in hs]
     flat = [s for ss in sentences for s in ss]
     probs = tagger.nli.entailment([(s, h) for s in flat for _, h in hypotheses],
                                   config.tagger.batch_size).reshape(len(flat), len(hypotheses), 3)
@@ -118,8 +119,9 @@ class Variants:
         self.index: dict[str, list[int]] = {}
         for n, (label, _) in enumerate(outputs["hypotheses"]):
             self.index.setdefault(label, []).append(n)
-        self.default = {"favor": self.index["favor"][:1], "against": self.index["against"][:1],
-                        "neutral": self.index["neutral"][:2]}
+        # the configured hypotheses: the first of each label's list in the bank
+        self.default = {label: self.index[label][:len(self.config.labels[label])]
+                        for label in ALTERNATIVES}
 
     def build(self, chosen=None, k=2, agg="mean", mode="entailment_minus_contradiction",
               premise="sentences", whole_weight=0.0, topic_weighted=None,
@@ -212,16 +214,17 @@ def main() -> None:
     v.row("score: entailment vs contradiction", v.build(mode="entailment_vs_contradiction"))
     v.row("every hypothesis of the bank, averaged per label",
           v.build({"favor": F, "against": A, "neutral": N}))
-    v.row("the five neutral hypotheses", v.build({"favor": F[:1], "against": A[:1], "neutral": N}))
-    for n in N[2:]:
-        v.row(f"neutral: {outputs['hypotheses'][n][1][:45]}",
-              v.build({"favor": F[:1], "against": A[:1], "neutral": [n]}))
-    for f in F[1:]:
-        v.row(f"favor: {outputs['hypotheses'][f][1][:45]}",
-              v.build({"favor": [f], "against": A[:1], "neutral": N[:2]}))
-    for a in A[1:]:
-        v.row(f"against: {outputs['hypotheses'][a][1][:45]}",
-              v.build({"favor": F[:1], "against": [a], "neutral": N[:2]}))
+    f, a, n = v.default["favor"], v.default["against"], v.default["neutral"]
+    v.row(f"the {len(N)} neutral hypotheses", v.build({"favor": f, "against": a, "neutral": N}))
+    for alt in N[len(n):]:
+        v.row(f"neutral: {outputs['hypotheses'][alt][1][:45]}",
+              v.build({"favor": f, "against": a, "neutral": [alt]}))
+    for alt in F[len(f):]:
+        v.row(f"favor: {outputs['hypotheses'][alt][1][:45]}",
+              v.build({"favor": [alt], "against": a, "neutral": n}))
+    for alt in A[len(a):]:
+        v.row(f"against: {outputs['hypotheses'][alt][1][:45]}",
+              v.build({"favor": f, "against": [alt], "neutral": n}))
     for eps in (0.1, 1.0):
         v.row(f"sentences weighted by topic entailment + {eps}", v.build(topic_weighted=eps))
     for weight in (0.25, 0.5):
