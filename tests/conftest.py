@@ -36,9 +36,11 @@ def config(db_path: Path) -> Config:
 
 @pytest.fixture
 def server():
-    """A real HTTP server on 127.0.0.1 (see tracker.testing.feedserver)."""
+    """A real HTTP server on 127.0.0.1 (see tracker.testing.feedserver); a test fails
+    if one of its handlers raised (a client hanging up is not an error)."""
     with FeedServer() as running:
         yield running
+    assert not running.errors, running.errors
 
 
 @pytest.fixture(scope="session")
