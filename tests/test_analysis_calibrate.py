@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from tracker.analysis.calibrate import (
     cross_validate, fit_stance, predict_labels, stratified_folds,
 )
+from tracker.analysis.evaluate import compute_metrics
 from tracker.analysis.stance import ArticleAnalysis
 from tracker.cli import cli
 from tracker.config import TaggerConfig, load_config
@@ -79,6 +80,12 @@ def test_cross_validation_fits_on_the_training_folds_only():
     shipped = cross_validate(analyses, gold, start, None, predict_labels, LABELS, k=5)
     assert cv.mean > 0.95 and shipped.mean < 0.2 and len(cv.fold_scores) == 5
     assert len({json.dumps(f, sort_keys=True) for f in cv.fitted}) > 1  # one fit per fold
+    # Every item's held-out prediction, in the items' order: with nothing fitted it is the
+    # prediction of the whole set; the pooled metrics count the same predictions.
+    assert shipped.held_out == [predict_labels(analyses, start)]
+    [held] = cv.held_out
+    assert len(held) == len(gold) and None not in held
+    assert compute_metrics(gold, held, LABELS).confusion == cv.pooled.confusion
 
 
 @pytest.fixture(scope="module")

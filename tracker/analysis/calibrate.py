@@ -101,6 +101,8 @@ class CrossValidation:
     fold_scores: list[float]  # macro-F1 of every test fold (k per seed)
     pooled: Metrics  # over every prediction of every seed
     fitted: list[dict] = field(default_factory=list)  # the calibration of each fold
+    # per seed, every item's held-out prediction in the items' order (for paired comparisons)
+    held_out: list[list[str | None]] = field(default_factory=list)
 
     @property
     def mean(self) -> float:
@@ -124,8 +126,9 @@ def cross_validate(analyses: list, gold: Sequence[str], config: TaggerConfig,
     """Stratified k-fold: ``fitter`` fits on k-1 folds, the k-th is predicted; with no
     fitter ``config`` is scored as it is on every fold (nothing fitted)."""
     gold = list(gold)
-    fold_scores, all_gold, all_predicted, fitted = [], [], [], []
+    fold_scores, all_gold, all_predicted, fitted, held_out = [], [], [], [], []
     for seed in seeds:
+        by_item: list[str | None] = [None] * len(gold)
         for test in stratified_folds(gold, k, seed):
             held = set(test)
             train = [i for i in range(len(gold)) if i not in held]
@@ -138,8 +141,11 @@ def cross_validate(analyses: list, gold: Sequence[str], config: TaggerConfig,
             fold_scores.append(compute_metrics(truth, predicted, labels).macro_f1)
             all_gold += truth
             all_predicted += predicted
+            for index, label in zip(test, predicted):
+                by_item[index] = label
+        held_out.append(by_item)
     pooled = compute_metrics(all_gold, all_predicted, labels)
-    return CrossValidation(k, list(seeds), fold_scores, pooled, fitted)
+    return CrossValidation(k, list(seeds), fold_scores, pooled, fitted, held_out)
 
 
 # -- the stance tagger's side: predictions and grids from analyses ---------------------
