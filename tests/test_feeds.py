@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from tracker.cli import cli
 from tracker.testing import free_port
-from tracker.testing.feedserver import FeedServer, Route, rss
+from tracker.testing.feedserver import Route, rss
 from tracker_db import open_db
 
 OPML = """<?xml version="1.0" encoding="UTF-8"?>
@@ -93,30 +93,29 @@ def test_opml_import_and_export_round_trip(db_path, tmp_path):
     assert stdout.startswith("<?xml") and 'xmlUrl="https://www.arctictoday.com/feed/"' in stdout
 
 
-def test_refresh_command(db_path, fast_config):
-    with FeedServer() as server:
-        server.routes["/feed"] = Route(rss([{"title": "One", "link": "https://a.org/1"}]))
-        server.routes["/down"] = Route(b"", status=503)
-        refused = invoke(db_path, "feeds", "add", server.url("/feed"))
-        assert refused.exit_code == 1
-        assert refused.output.startswith("Error: refused to connect to 127.0.0.1: loopback address")
-        invoke(db_path, "feeds", "add", server.url("/feed"), "--config", fast_config)
-        invoke(db_path, "feeds", "add", server.url("/down"), "--config", fast_config, "--no-check")
-        result = invoke(db_path, "refresh", "--config", fast_config)
-        assert result.exit_code == 0, result.output
-        assert "2 feeds: 1 fetched, 0 not modified, 1 failed; entries: 1 new" in result.output
-        assert f"failed: {server.url('/down')}: fetch: HTTP 503" in result.output
-        assert "0 feeds" in invoke(db_path, "refresh", "--config", fast_config).output
-        forced = invoke(db_path, "refresh", "--config", fast_config, "--feed", server.url("/feed"))
-        assert "1 feeds: 0 fetched, 1 not modified" in forced.output
-        assert "1 feeds" in invoke(db_path, "refresh", "--config", fast_config, "--force",
-                                   "--feed", "1").output
-        only_failing = invoke(db_path, "refresh", "--config", fast_config, "--feed",
-                              server.url("/down"))
-        assert only_failing.exit_code == 1
-        assert "Error: no feed could be fetched" in only_failing.output
-        unknown = invoke(db_path, "refresh", "--feed", "https://nowhere.example/feed")
-        assert unknown.exit_code == 1 and "no feed" in unknown.output
+def test_refresh_command(db_path, fast_config, server):
+    server.routes["/feed"] = Route(rss([{"title": "One", "link": "https://a.org/1"}]))
+    server.routes["/down"] = Route(b"", status=503)
+    refused = invoke(db_path, "feeds", "add", server.url("/feed"))
+    assert refused.exit_code == 1
+    assert refused.output.startswith("Error: refused to connect to 127.0.0.1: loopback address")
+    invoke(db_path, "feeds", "add", server.url("/feed"), "--config", fast_config)
+    invoke(db_path, "feeds", "add", server.url("/down"), "--config", fast_config, "--no-check")
+    result = invoke(db_path, "refresh", "--config", fast_config)
+    assert result.exit_code == 0, result.output
+    assert "2 feeds: 1 fetched, 0 not modified, 1 failed; entries: 1 new" in result.output
+    assert f"failed: {server.url('/down')}: fetch: HTTP 503" in result.output
+    assert "0 feeds" in invoke(db_path, "refresh", "--config", fast_config).output
+    forced = invoke(db_path, "refresh", "--config", fast_config, "--feed", server.url("/feed"))
+    assert "1 feeds: 0 fetched, 1 not modified" in forced.output
+    assert "1 feeds" in invoke(db_path, "refresh", "--config", fast_config, "--force",
+                               "--feed", "1").output
+    only_failing = invoke(db_path, "refresh", "--config", fast_config, "--feed",
+                          server.url("/down"))
+    assert only_failing.exit_code == 1
+    assert "Error: no feed could be fetched" in only_failing.output
+    unknown = invoke(db_path, "refresh", "--feed", "https://nowhere.example/feed")
+    assert unknown.exit_code == 1 and "no feed" in unknown.output
 
 
 # -- adding checks first, removing says what happens, moves are followed -----------------

@@ -430,6 +430,7 @@ def test_sigkill_mid_refresh_restarts_into_a_consistent_database(tmp_path, db_pa
         assert before < feeds * per_feed
         code, err = finish(start_tracker(config, db_path, "--once"))
         assert code == 0, err
+        assert not server.errors, server.errors  # the killed client only hung up
     runs = query(db_path, "select trigger, status from job_runs where job = 'refresh' order by id")
     assert runs == [("startup", "interrupted"), ("once", "ok")]
     # Every entry exactly once: the feeds stored before the kill are not fetched
