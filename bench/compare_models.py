@@ -31,20 +31,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from cv_stance import read_news_dev  # noqa: E402  (bench/ is on sys.path when run as a script)
 
-from tracker.analysis.calibrate import cross_validate, fit_stance, predict_labels  # noqa: E402
+from tracker.analysis.calibrate import (  # noqa: E402
+    cross_validate, fit_stance, macro_f1_rows, predict_labels,
+)
 from tracker.analysis.stance import UNRELATED, StanceTagger  # noqa: E402
 from tracker.config import Config  # noqa: E402
-
-
-def macro_f1(gold: np.ndarray, predicted: np.ndarray, n_labels: int) -> np.ndarray:
-    """Macro-F1 of each row (label indices; -1 = no prediction), as compute_metrics
-    counts it: a label with neither gold nor predicted items scores 0 and still counts."""
-    scores = []
-    for k in range(n_labels):
-        tp = ((predicted == k) & (gold == k)).sum(axis=1)
-        denominator = (predicted == k).sum(axis=1) + (gold == k).sum(axis=1)
-        scores.append(np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0))
-    return np.mean(scores, axis=0)
 
 
 def held_out_predictions(model: str, items: list, gold: list[str], seeds: list[int]):
@@ -83,13 +74,13 @@ def main() -> None:
     gold = np.array([labels.index(label) for label in gold_labels])
     rng = np.random.default_rng(0)
     samples = rng.integers(0, len(gold), size=(args.rounds, len(gold)))
-    boot = {name: np.mean([macro_f1(gold[samples], run[samples], len(labels))
+    boot = {name: np.mean([macro_f1_rows(gold[samples], run[samples], len(labels))
                            for run in predicted], axis=0)
             for name, predicted in held.items()}
     print(f"\nmacro-F1 per seed over all {len(gold)} held-out predictions, mean over "
           f"{len(args.seeds)} seeds; 95% intervals from {args.rounds} paired resamples of the items")
     for name, predicted in held.items():
-        score = np.mean(macro_f1(gold[None, :].repeat(len(predicted), 0), predicted, len(labels)))
+        score = np.mean(macro_f1_rows(gold, predicted, len(labels)))
         low, high = np.percentile(boot[name], [2.5, 97.5])
         print(f"  {name:<12} {score:.3f}  ({low:.3f}-{high:.3f})")
     first, *others = models

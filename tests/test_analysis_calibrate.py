@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from tracker.analysis.calibrate import (
-    cross_validate, fit_stance, predict_labels, stratified_folds,
+    cross_validate, fit_stance, macro_f1_rows, predict_labels, stratified_folds,
 )
 from tracker.analysis.evaluate import compute_metrics
 from tracker.analysis.stance import ArticleAnalysis
@@ -86,6 +86,21 @@ def test_cross_validation_fits_on_the_training_folds_only():
     [held] = cv.held_out
     assert len(held) == len(gold) and None not in held
     assert compute_metrics(gold, held, LABELS).confusion == cv.pooled.confusion
+
+
+def test_macro_f1_of_many_rows_is_compute_metrics():
+    """The vectorised macro-F1 (calibration grids, bench/compare_models.py) agrees with
+    compute_metrics row by row, with gold shared by the rows or one per row."""
+    rng = np.random.default_rng(3)
+    gold = rng.integers(0, 4, size=(6, 30))
+    predicted = rng.integers(0, 4, size=(6, 30))
+    predicted[0] = 3  # one label only: the other three score 0 and still count
+    expected = [compute_metrics([LABELS[g] for g in gold[r]], [LABELS[p] for p in predicted[r]],
+                                LABELS).macro_f1 for r in range(6)]
+    assert macro_f1_rows(gold, predicted, 4) == pytest.approx(expected)
+    shared = [compute_metrics([LABELS[g] for g in gold[0]], [LABELS[p] for p in predicted[r]],
+                              LABELS).macro_f1 for r in range(6)]
+    assert macro_f1_rows(gold[0], predicted, 4) == pytest.approx(shared)
 
 
 @pytest.fixture(scope="module")

@@ -164,12 +164,16 @@ TOPIC_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0)
 BIAS_STEPS = np.round(np.linspace(-1.0, 1.0, 81), 3)  # label_bias is checked to [-1, 1]
 
 
-def _macro_f1(gold: np.ndarray, predicted: np.ndarray, n_labels: int) -> np.ndarray:
-    """Macro-F1 of many predictions at once: ``predicted`` is (settings, items)."""
+def macro_f1_rows(gold: np.ndarray, predicted: np.ndarray, n_labels: int) -> np.ndarray:
+    """Macro-F1 of many predictions at once, as :func:`compute_metrics` counts it (label
+    indices; a label with neither gold nor predicted items scores 0 and still counts; an
+    index outside the labels, such as -1 for a failed item, is wrong for every label):
+    ``predicted`` is (rows, items), ``gold`` (items,) shared by every row or (rows, items)."""
     scores = []
     for k in range(n_labels):
-        tp = ((predicted == k) & (gold == k)[None, :]).sum(axis=1)
-        denominator = (predicted == k).sum(axis=1) + (gold == k).sum()
+        is_gold = np.broadcast_to(gold == k, predicted.shape)
+        tp = ((predicted == k) & is_gold).sum(axis=1)
+        denominator = (predicted == k).sum(axis=1) + is_gold.sum(axis=1)
         scores.append(np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0))
     return np.mean(scores, axis=0)
 
@@ -235,11 +239,11 @@ def fit_stance(analyses: list, gold: Sequence[str], config: TaggerConfig,
             for _ in range(3):
                 by_threshold = settle(np.where(relevance[None, :] < thresholds[:, None],
                                                unrelated, stance[k][None, :]))
-                t_scores = _macro_f1(truth, by_threshold, len(all_labels))
+                t_scores = macro_f1_rows(truth, by_threshold, len(all_labels))
                 t = int(np.lexsort((np.abs(thresholds - getattr(config, threshold_name)),
                                     -t_scores))[0])
                 by_bias = settle(np.where(relevance[None, :] < thresholds[t], unrelated, stance))
-                b_scores = _macro_f1(truth, by_bias, len(all_labels))
+                b_scores = macro_f1_rows(truth, by_bias, len(all_labels))
                 distance = np.abs(biases - base).sum(axis=1)
                 k = int(np.lexsort((distance, -b_scores))[0])
             score = float(b_scores[k])
