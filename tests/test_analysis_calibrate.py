@@ -90,15 +90,18 @@ def test_cross_validation_fits_on_the_training_folds_only():
 
 def test_macro_f1_of_many_rows_is_compute_metrics():
     """The vectorised macro-F1 (calibration grids, bench/compare_models.py) agrees with
-    compute_metrics row by row, with gold shared by the rows or one per row."""
+    compute_metrics row by row, with gold shared by the rows or one per row, and failed
+    items (-1 here, None there) wrong for every label."""
     rng = np.random.default_rng(3)
     gold = rng.integers(0, 4, size=(6, 30))
     predicted = rng.integers(0, 4, size=(6, 30))
     predicted[0] = 3  # one label only: the other three score 0 and still count
-    expected = [compute_metrics([LABELS[g] for g in gold[r]], [LABELS[p] for p in predicted[r]],
+    predicted[1, ::4] = -1  # the tagger failed on these
+    name = [*LABELS, None]  # name[-1] is None
+    expected = [compute_metrics([LABELS[g] for g in gold[r]], [name[p] for p in predicted[r]],
                                 LABELS).macro_f1 for r in range(6)]
     assert macro_f1_rows(gold, predicted, 4) == pytest.approx(expected)
-    shared = [compute_metrics([LABELS[g] for g in gold[0]], [LABELS[p] for p in predicted[r]],
+    shared = [compute_metrics([LABELS[g] for g in gold[0]], [name[p] for p in predicted[r]],
                               LABELS).macro_f1 for r in range(6)]
     assert macro_f1_rows(gold[0], predicted, 4) == pytest.approx(shared)
 

@@ -50,6 +50,25 @@ def test_metrics_match_scikit_learn():
     assert m.accuracy == pytest.approx(accuracy_score(gold, sk_pred))
 
 
+def test_a_failed_example_counts_against_its_label():
+    """The tagger failed on one favor example (None): favor recall is 1 of 2, not 1 of 1,
+    as scikit-learn counts it; the table says how many were not tagged."""
+    from sklearn.metrics import f1_score
+
+    gold = ["favor", "favor", "against", "unrelated"]
+    pred = ["favor", None, "against", "unrelated"]
+    m = compute_metrics(gold, pred, LABELS)
+    assert m.per_label["favor"].support == 2
+    assert m.per_label["favor"].recall == pytest.approx(0.5)
+    assert m.per_label["favor"].f1 == pytest.approx(2 / 3)
+    assert m.failed == 1
+    assert m.macro_f1 == pytest.approx(
+        f1_score(gold, [p or "none" for p in pred], labels=LABELS, average="macro",
+                 zero_division=0))
+    assert "not tagged (the tagger failed; counted wrong): 1" in m.table()
+    assert "not tagged" not in compute_metrics(gold, gold, LABELS).table()
+
+
 def test_labelled_file_errors_name_the_line(tmp_path):
     path = tmp_path / "labels.jsonl"
     path.write_text('{"text": "a", "label": "favor"}\n{"text": "b", "label": "pro"}\n')

@@ -43,6 +43,8 @@ class Metrics:
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)
     # 95% bootstrap interval of macro-F1 (small sets are noisy), when computed.
     macro_f1_interval: tuple[float, float] | None = None
+    # examples with no label (the tagger failed on them): wrong, and in no confusion column
+    failed: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,6 +58,8 @@ class Metrics:
         lines = [
             f"examples: {self.n}   accuracy: {self.accuracy:.3f}   "
             f"macro-F1: {self.macro_f1:.3f}{interval}",
+            *([f"not tagged (the tagger failed; counted wrong): {self.failed}"]
+              if self.failed else []),
             "",
             f"{'label':<12}{'precision':>10}{'recall':>8}{'F1':>8}{'gold':>6}{'pred':>6}",
         ]
@@ -89,15 +93,20 @@ def compute_metrics(
         raise ValueError(f"{len(gold)} gold labels but {len(predicted)} predictions")
     labels = list(labels)
     confusion = {g: {p: 0 for p in labels} for g in labels}
+    support_of = dict.fromkeys(labels, 0)
+    failed = 0
     for g, p in zip(gold, predicted):
         if g not in confusion:
             raise ValueError(f"gold label {g!r} is not one of {labels}")
+        support_of[g] += 1
         if p in confusion[g]:
             confusion[g][p] += 1
+        else:
+            failed += 1
     per_label = {}
     for label in labels:
         tp = confusion[label][label]
-        support = sum(confusion[label].values())
+        support = support_of[label]  # every gold example, tagged or not
         n_predicted = sum(1 for p in predicted if p == label)
         precision = tp / n_predicted if n_predicted else 0.0
         recall = tp / support if support else 0.0
@@ -112,6 +121,7 @@ def compute_metrics(
         macro_f1=sum(s.f1 for s in per_label.values()) / len(labels) if labels else 0.0,
         per_label=per_label,
         confusion=confusion,
+        failed=failed,
     )
 
 
