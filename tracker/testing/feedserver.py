@@ -152,6 +152,14 @@ class FeedServer:
         with self._lock:
             return [r for r in self.requests if r.path == path][-1]
 
+    def error_report(self) -> str:
+        """One line for a benchmark's output: '' if every request was handled cleanly."""
+        with self._lock:
+            errors = list(self.errors)
+        if not errors:
+            return ""
+        return f"feed server: {len(errors)} handler error(s), first: {errors[0]}"
+
     def __enter__(self) -> "FeedServer":
         self._thread.start()
         return self
