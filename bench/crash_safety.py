@@ -102,9 +102,10 @@ def main() -> None:
         print(f"after a clean --once (exit {once.returncode}): {final}")
         complete = final["articles"] == total and final["runs_left_running"] == 0
         print(f"rounds with a problem: {bad} of {args.kills}; every entry exactly once: {complete}")
-        if server.error_report():
-            print(server.error_report())
-        sys.exit(0 if not bad and complete and not server.errors else 1)
+        server_errors = server.error_report()
+        if server_errors:
+            print(server_errors)
+        sys.exit(0 if not bad and complete and not server_errors else 1)
 
 
 if __name__ == "__main__":

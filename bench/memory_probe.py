@@ -171,8 +171,8 @@ def main() -> None:
                 print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  "
                       f"{stat.traceback[0].filename.split('site-packages/')[-1]}:"
                       f"{stat.traceback[0].lineno}  (via {Path(frame.filename).name}:{frame.lineno})")
-    if server.error_report():
-        sys.exit(server.error_report())
+    if server_errors := server.error_report():
+        sys.exit(server_errors)
 
 
 if __name__ == "__main__":

@@ -114,8 +114,8 @@ def main() -> None:
                 results[mode].append((elapsed, summary.new, parsed, downloaded))
         requests = len(server.requests)
         db.close()
-    if server.error_report():
-        sys.exit(server.error_report())
+    if server_errors := server.error_report():
+        sys.exit(server_errors)
 
     print(f"\n{args.feeds} feeds, {args.entries} entries each, {changed_per_round} feeds with "
           f"2 new entries per refresh, concurrency {args.concurrency}, median of "

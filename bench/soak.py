@@ -232,8 +232,8 @@ def main() -> None:
             exit_seconds = time.monotonic() - stopping
     report(args, folder, db_path, log_path, started, rss_trace, minutes, integrity, probe,
            code, exit_seconds, stream)
-    if server.error_report():
-        sys.exit(server.error_report())
+    if server_errors := server.error_report():
+        sys.exit(server_errors)
 
 
 def sample(elapsed: float, stats, ro: Readonly, db_path: Path, probe: PageProbe | None,

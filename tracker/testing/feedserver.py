@@ -119,7 +119,7 @@ class _Server(ThreadingHTTPServer):
         error = sys.exc_info()[1]
         if isinstance(error, ConnectionError):
             return  # the client hung up, mid-answer or before its next request
-        self.owner.errors.append(f"{type(error).__name__}: {error}")
+        self.owner.record_error(f"{type(error).__name__}: {error}")
 
 
 class FeedServer:
@@ -143,6 +143,10 @@ class FeedServer:
     def log(self, request: Request) -> None:
         with self._lock:
             self.requests.append(request)
+
+    def record_error(self, error: str) -> None:
+        with self._lock:
+            self.errors.append(error)
 
     def hits(self, path: str) -> int:
         with self._lock:
