@@ -29,6 +29,14 @@ step 950 (no effect on the maths). A plain 2-epoch run: --resched-at -1.
 Smoke test (~1 min):
     .venv/bin/python models/train_nli.py --limit-per-source 150 --epochs 1 \
         --resched-at -1 --out /tmp/smoke_out --ckpt /tmp/smoke_ckpt
+
+A run longer than one sitting (e.g. all-mpnet-base-v2 fully trained, ~3.5 h an epoch
+here): give it --state (saved every --state-every minutes and when --max-minutes stops
+it), then go on later with the same result as one sitting:
+    .venv/bin/python models/train_nli.py --base BASE --epochs 1 --max-minutes 100 \
+        --state /tmp/nli_state --out /tmp/nli_out --ckpt /tmp/nli_ckpt
+    .venv/bin/python models/train_nli.py --resume /tmp/nli_state --max-minutes 100 \
+        --out /tmp/nli_out --ckpt /tmp/nli_ckpt
 """
 from __future__ import annotations
 
@@ -296,6 +304,57 @@ def save_model(model, tok, out_dir: Path, manifest: dict, fp16: bool):
     tmp.rename(out_dir)
 
 
+# Settings that define a run: a resumed run takes them from its state, not the command line.
+RUN_SETTINGS = ("base", "epochs", "batch_size", "lr", "warmup", "weight_decay", "max_length",
+                "seed", "data_seed", "resched_at", "resched_total", "limit_per_source",
+                "no_stance", "freeze_layers")
+
+
+def data_fingerprint(lengths, labels) -> str:
+    """Identifies the tokenised training pairs (a resumed run must see the same ones)."""
+    import hashlib
+    digest = hashlib.sha256(json.dumps([lengths, labels]).encode()).hexdigest()[:16]
+    return f"{len(lengths)} pairs, {digest}"
+
+
+def save_state(folder: Path, model, tok, opt, sched, manifest, run_settings, data_key,
+               **position):
+    """Everything a run needs to go on exactly where it stopped (written to a temporary
+    folder first, so an interruption mid-save keeps the previous state)."""
+    tmp = folder.with_name(folder.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    (tmp / "model").mkdir(parents=True)
+    model.save_pretrained(tmp / "model", safe_serialization=True)
+    tok.save_pretrained(tmp / "model")
+    torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "manifest": manifest, "data": data_key, "torch_rng": torch.get_rng_state(),
+                "args": run_settings, **position},
+               tmp / "trainer.pt")
+    old = folder.with_name(folder.name + ".old")
+    if folder.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        folder.rename(old)
+    tmp.rename(folder)
+    if old.exists():
+        shutil.rmtree(old)
+    print(f"state at step {position['step']} -> {folder}", flush=True)
+
+
+def load_state_args(args) -> dict:
+    """Read a --resume state and put the saved run's settings into ``args``."""
+    path = Path(args.resume) / "trainer.pt"
+    if not path.is_file():
+        raise SystemExit(f"--resume {args.resume}: no training state there (trainer.pt)")
+    state = torch.load(path, weights_only=False)
+    for key, value in state["args"].items():
+        setattr(args, key, value)
+    if args.state is None:
+        args.state = args.resume
+    return state
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -336,7 +395,22 @@ def main():
                     help="freeze the embeddings and the lowest N transformer layers (a larger "
                          "base trains ~1.5x faster with its lower half frozen; 0 = train all)")
     ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--state", default=None,
+                    help="keep a resumable training state (fp32 weights, optimizer, schedule, "
+                         "data position, random states) in this folder: every --state-every "
+                         "minutes and when the run stops early, so a run longer than one "
+                         "sitting goes on with --resume")
+    ap.add_argument("--state-every", type=float, default=15.0,
+                    help="minutes between state saves (with --state)")
+    ap.add_argument("--resume", default=None,
+                    help="go on from a --state folder: the run's own settings are read "
+                         "from it; only --max-minutes, --max-steps, --threads, --log-every, "
+                         "--state-every and the output folders come from this command line "
+                         "(with the same --threads the result is bit for bit that of one "
+                         "sitting)")
     args = ap.parse_args()
+    resume = load_state_args(args) if args.resume else None
+    run_settings = {k: getattr(args, k) for k in RUN_SETTINGS}  # as given, before any change
     if args.resched_at is not None and args.resched_at < 0:
         args.resched_at = None
 
@@ -372,9 +446,10 @@ def main():
     for s in manifest["sources"]:
         print(s["name"], s["rows_used"], s.get("labels"))
 
-    tok = AutoTokenizer.from_pretrained(base)
+    weights = str(Path(args.resume) / "model") if resume else base
+    tok = AutoTokenizer.from_pretrained(weights)
     model = AutoModelForSequenceClassification.from_pretrained(
-        base, num_labels=3, id2label={i: l for i, l in enumerate(LABELS)}, label2id=dict(L2I),
+        weights, num_labels=3, id2label={i: l for i, l in enumerate(LABELS)}, label2id=dict(L2I),
         dtype=torch.float32)  # a shipped fp16 model as --base trains in fp32
     frozen = freeze_lower(model, args.freeze_layers)
     if frozen:
@@ -428,9 +503,31 @@ def main():
     run_loss, run_acc, run_n = 0.0, 0, 0
     stop = False
     epoch = 0
+    skip = 0  # batches of the current epoch already trained (a resumed run)
+    data_key = data_fingerprint(lengths, labels)
+    if resume:
+        state = resume
+        if state["data"] != data_key:
+            raise SystemExit(f"--resume {args.resume}: the training data differ from the saved "
+                             f"run's ({state['data']} != {data_key}); cannot go on")
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        step, seen, epoch, skip = state["step"], state["seen"], state["epoch"] - 1, state["batch"]
+        t_train -= state["train_seconds"]
+        manifest = state["manifest"]
+        manifest.setdefault("resumed", []).append({"at_step": step})
+        print(f"resumed at step {step} (epoch {state['epoch']}, batch {skip}) from "
+              f"{args.resume}", flush=True)
+    t_sitting = last_state = time.time()  # --max-minutes counts this sitting only
     while step < total_steps and not stop:
         epoch += 1
-        for b in make_batches(lengths, args.batch_size, rng):
+        if resume and skip:
+            rng.setstate(resume["epoch_rng"])
+            torch.set_rng_state(resume["torch_rng"])
+        epoch_rng = rng.getstate()
+        for n_batch, b in enumerate(make_batches(lengths, args.batch_size, rng)):
+            if n_batch < skip:
+                continue
             L = max(lengths[i] for i in b)
             x = torch.full((len(b), L), pad, dtype=torch.long)
             tt = torch.zeros((len(b), L), dtype=torch.long)
@@ -460,14 +557,20 @@ def main():
                       f"acc {run_acc/run_n:.3f} lr {sched.get_last_lr()[0]:.2e} "
                       f"{seen/el:.1f} pairs/s elapsed {el/60:.1f} min", flush=True)
                 run_loss, run_acc, run_n = 0.0, 0, 0
-            if args.max_minutes and (time.time() - t_train) / 60 > args.max_minutes:
+            if args.max_minutes and (time.time() - t_sitting) / 60 > args.max_minutes:
                 print("time budget reached, stopping early", flush=True)
                 stop = True
             if args.max_steps and step >= args.max_steps:
                 print(f"max steps {args.max_steps} reached, stopping", flush=True)
                 stop = True
+            if args.state and (stop or (time.time() - last_state) / 60 > args.state_every):
+                save_state(Path(args.state), model, tok, opt, sched, manifest, run_settings, data_key,
+                           step=step, seen=seen, epoch=epoch, batch=n_batch + 1,
+                           epoch_rng=epoch_rng, train_seconds=time.time() - t_train)
+                last_state = time.time()
             if step >= total_steps or stop:
                 break
+        skip = 0
         el = time.time() - t_train
         manifest["training"] = {"epochs_completed": round(step / steps_per_epoch, 3),
                                 "steps": step, "pairs_seen": seen,
