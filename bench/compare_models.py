@@ -15,6 +15,13 @@ interval; per model after the first: its difference from the first model, the di
 difference holds for news like these; it does not undo choosing the best of several models
 on the same items (the winner's score stays optimistic).
 
+A model may be an ensemble of NLI models of one tokenizer family: NAME=DIR1+DIR2*2 averages
+their per-sentence topic and stance scores (weights after ``*``, default 1) before the
+calibration is fitted, so it costs one model pass per member:
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/compare_models.py \
+        v3=tracker/weights/tracker-nli-minilm-l6 draws=/tmp/nli_v2+/tmp/nli_v2s16+/tmp/nli_v2s17
+
 The macro-F1 here is pooled per seed, so it differs slightly from cv_stance.py's mean over
 folds; the fold mean ± sd is printed beside it.
 """
@@ -22,6 +29,7 @@ folds; the fold mean ± sd is printed beside it.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import time
 
@@ -34,15 +42,49 @@ from cv_stance import read_news_dev  # noqa: E402  (bench/ is on sys.path when r
 from tracker.analysis.calibrate import (  # noqa: E402
     cross_validate, fit_stance, macro_f1_rows, predict_labels,
 )
-from tracker.analysis.stance import UNRELATED, StanceTagger  # noqa: E402
+from tracker.analysis.stance import UNRELATED, ArticleAnalysis, StanceTagger  # noqa: E402
 from tracker.config import Config  # noqa: E402
+
+
+def members(spec: str) -> list[tuple[str, float]]:
+    """'DIR1+DIR2*2' -> [(DIR1, 1.0), (DIR2, 2.0)]."""
+    out = []
+    for part in spec.split("+"):
+        path, _, weight = part.partition("*")
+        out.append((path, float(weight) if weight else 1.0))
+    return out
+
+
+def average_analyses(runs: list[list], weights: list[float]) -> list:
+    """One analysis per item whose NLI topic and stance scores are the weighted mean of
+    each member's. The stance sentences are chosen by the embedder, not the NLI model, so
+    they are the same in every member (checked)."""
+    out = []
+    for group in zip(*runs):
+        first = group[0]
+        if not isinstance(first, ArticleAnalysis):  # screened out or failed: no NLI scores
+            out.append(first)
+            continue
+        if any(member.top != first.top for member in group):
+            raise ValueError("ensemble members chose different stance sentences")
+        merged = copy.copy(first)
+        merged.topic = list(np.average([m.topic for m in group], axis=0, weights=weights))
+        merged.stance = [{label: float(np.average([m.stance[i][label] for m in group],
+                                                  weights=weights)) for label in row}
+                         for i, row in enumerate(first.stance)]
+        out.append(merged)
+    return out
 
 
 def held_out_predictions(model: str, items: list, gold: list[str], seeds: list[int]):
     config = Config()
-    config.tagger.model = model
     labels = [*config.tagger.labels, UNRELATED]
-    analyses = StanceTagger(config.tagger).analyse(items)
+    runs, weights = [], []
+    for path, weight in members(model):
+        config.tagger.model = path
+        runs.append(StanceTagger(config.tagger).analyse(items))
+        weights.append(weight)
+    analyses = average_analyses(runs, weights) if len(runs) > 1 else runs[0]
     cv = cross_validate(analyses, gold, config.tagger, fit_stance, predict_labels, labels, 5,
                         seeds)
     index = {label: i for i, label in enumerate(labels)}
@@ -52,7 +94,8 @@ def held_out_predictions(model: str, items: list, gold: list[str], seeds: list[i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", metavar="NAME=DIR",
-                        help="NLI models; the first is the one the others are compared with")
+                        help="NLI models (DIR1+DIR2*W: an ensemble); the first is the one "
+                             "the others are compared with")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--rounds", type=int, default=2000, help="bootstrap resamples")
     args = parser.parse_args()
