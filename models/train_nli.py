@@ -387,10 +387,12 @@ def main():
     ap.add_argument("--limit-per-source", type=int, default=None, help="smoke tests only")
     ap.add_argument("--no-stance", action="store_true", help="skip the stance recast")
     ap.add_argument("--max-minutes", type=float, default=None,
-                    help="stop early (and save) after this many minutes of training")
+                    help="stop early (and save) after this many minutes of training in "
+                         "this sitting (a resumed run gets its own budget)")
     ap.add_argument("--max-steps", type=int, default=None,
-                    help="stop (and save) after this many optimizer steps; the LR schedule "
-                         "is still computed for --epochs (reproduces a time-capped run)")
+                    help="stop (and save) after this many optimizer steps of the whole run; "
+                         "the LR schedule is still computed for --epochs (reproduces a "
+                         "time-capped run)")
     ap.add_argument("--freeze-layers", type=int, default=0,
                     help="freeze the embeddings and the lowest N transformer layers (a larger "
                          "base trains ~1.5x faster with its lower half frozen; 0 = train all)")
