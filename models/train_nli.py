@@ -324,9 +324,8 @@ def save_state(folder: Path, model, tok, opt, sched, manifest, run_settings, dat
     tmp = folder.with_name(folder.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
-    (tmp / "model").mkdir(parents=True)
-    model.save_pretrained(tmp / "model", safe_serialization=True)
-    tok.save_pretrained(tmp / "model")
+    tmp.mkdir(parents=True)
+    save_model(model, tok, tmp / "model", manifest, fp16=False)
     torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                 "manifest": manifest, "data": data_key, "torch_rng": torch.get_rng_state(),
                 "args": run_settings, **position},
