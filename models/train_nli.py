@@ -324,12 +324,22 @@ def save_state(folder: Path, model, tok, opt, sched, manifest, run_settings, dat
     tmp = folder.with_name(folder.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
+    # weights + Adam's two moments in fp32, with room to spare; the previous state stays
+    # until the new one is complete, so a full disk skips this save rather than crash
+    need = 3 * 4 * sum(p.numel() for p in model.parameters()) + (200 << 20)
+    free = shutil.disk_usage(folder.parent if folder.parent.exists() else Path.cwd()).free
+    if free < need:
+        print(f"state not saved at step {position['step']}: {free / 2**30:.1f} GiB free beside "
+              f"{folder}, about {need / 2**30:.1f} GiB needed; training goes on", flush=True)
+        return False
     tmp.mkdir(parents=True)
     save_model(model, tok, tmp / "model", manifest, fp16=False)
+    # trainer.pt appears only when whole: its presence marks a complete state
     torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                 "manifest": manifest, "data": data_key, "torch_rng": torch.get_rng_state(),
                 "args": run_settings, **position},
-               tmp / "trainer.pt")
+               tmp / "trainer.pt.part")
+    (tmp / "trainer.pt.part").rename(tmp / "trainer.pt")
     old = folder.with_name(folder.name + ".old")
     if folder.exists():
         if old.exists():
@@ -339,18 +349,34 @@ def save_state(folder: Path, model, tok, opt, sched, manifest, run_settings, dat
     if old.exists():
         shutil.rmtree(old)
     print(f"state at step {position['step']} -> {folder}", flush=True)
+    return True
+
+
+def complete_state(folder: Path) -> Path | None:
+    """The folder holding the newest complete state: ``folder`` itself, or, when a save
+    was interrupted between its two renames, the new one (``.tmp``) or the previous one
+    (``.old``)."""
+    for candidate in (folder, folder.with_name(folder.name + ".tmp"),
+                      folder.with_name(folder.name + ".old")):
+        if (candidate / "trainer.pt").is_file():
+            return candidate
+    return None
 
 
 def load_state_args(args) -> dict:
     """Read a --resume state and put the saved run's settings into ``args``."""
-    path = Path(args.resume) / "trainer.pt"
-    if not path.is_file():
+    found = complete_state(Path(args.resume))
+    if found is None:
         raise SystemExit(f"--resume {args.resume}: no training state there (trainer.pt)")
-    state = torch.load(path, weights_only=False)
+    state = torch.load(found / "trainer.pt", weights_only=False)
     for key, value in state["args"].items():
         setattr(args, key, value)
     if args.state is None:
         args.state = args.resume
+    if found != Path(args.resume):
+        print(f"--resume {args.resume}: its last save was interrupted; going on from the "
+              f"complete state in {found}", flush=True)
+        args.resume = str(found)
     return state
 
 
@@ -580,7 +606,8 @@ def main():
         # per-epoch checkpoint (fp32, outside the repo), to compare epochs
         ck = Path(args.ckpt) / f"epoch{epoch}"
         save_model(model, tok, ck, manifest, fp16=False)
-        print(f"epoch {epoch} done at step {step}; checkpoint -> {ck} "
+        ended = "stopped early" if stop and step % steps_per_epoch else "done"
+        print(f"epoch {epoch} {ended} at step {step}; checkpoint -> {ck} "
               f"({el/60:.1f} min, {seen/el:.1f} pairs/s)", flush=True)
 
     model.eval()

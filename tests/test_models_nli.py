@@ -139,8 +139,12 @@ def test_training_resumes_exactly_where_it_stopped(tmp_path):
     train(*tiny, out="straight")
     first = train(*tiny, "--max-steps", "5", "--state", str(tmp_path / "state"), out="resumed")
     assert "state at step 5" in first
+    assert sorted(p.name for p in (tmp_path / "state").iterdir()) == ["model", "trainer.pt"]
+    # a save killed between its two renames leaves the complete previous state in .old
+    (tmp_path / "state").rename(tmp_path / "state.old")
     # the same thread count: float sums in another order would differ in the last bits
     second = train("--resume", str(tmp_path / "state"), "--threads", "1", out="resumed")
+    assert "last save was interrupted; going on from the complete state in" in second
     assert "resumed at step 5 (epoch 1, batch 5)" in second
     straight = load_file(tmp_path / "straight" / "model.safetensors")
     resumed = load_file(tmp_path / "resumed" / "model.safetensors")
