@@ -24,6 +24,12 @@ calibration is fitted, so it costs one model pass per member:
 
 The macro-F1 here is pooled per seed, so it differs slightly from cv_stance.py's mean over
 folds; the fold mean ± sd is printed beside it.
+
+``--choose NAME,NAME,...`` scores the choosing itself, which the rows above cannot: in every
+outer fold the named models are ranked by an inner 5-fold cross-validation on the training
+folds alone (calibration fitted inside), and the winner, calibrated on all the training
+folds, predicts the held-out fold. Its row is what "take the best of these on labelled
+news" is worth on news it was not chosen on; it enters the bootstrap like a model.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from cv_stance import read_news_dev  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 from tracker.analysis.calibrate import (  # noqa: E402
-    cross_validate, fit_stance, macro_f1_rows, predict_labels,
+    choose_by_nested_cv, cross_validate, fit_stance, macro_f1_rows, predict_labels,
 )
 from tracker.analysis.stance import UNRELATED, ArticleAnalysis, StanceTagger  # noqa: E402
 from tracker.config import Config  # noqa: E402
@@ -76,19 +82,28 @@ def average_analyses(runs: list[list], weights: list[float]) -> list:
     return out
 
 
-def held_out_predictions(model: str, items: list, gold: list[str], seeds: list[int]):
+def analyse(model: str, items: list) -> list:
+    """The default configuration's analyses of ``items`` with this model (or ensemble)."""
     config = Config()
-    labels = [*config.tagger.labels, UNRELATED]
     runs, weights = [], []
     for path, weight in members(model):
         config.tagger.model = path
         runs.append(StanceTagger(config.tagger).analyse(items))
         weights.append(weight)
-    analyses = average_analyses(runs, weights) if len(runs) > 1 else runs[0]
+    return average_analyses(runs, weights) if len(runs) > 1 else runs[0]
+
+
+def held_out_predictions(analyses: list, gold: list[str], seeds: list[int]):
+    config = Config()
+    labels = [*config.tagger.labels, UNRELATED]
     cv = cross_validate(analyses, gold, config.tagger, fit_stance, predict_labels, labels, 5,
                         seeds)
+    return cv, indexes(cv.held_out, labels), labels
+
+
+def indexes(held_out: list[list], labels: list[str]) -> np.ndarray:
     index = {label: i for i, label in enumerate(labels)}
-    return cv, np.array([[index.get(p, -1) for p in run] for run in cv.held_out]), labels
+    return np.array([[index.get(p, -1) for p in run] for run in held_out])
 
 
 def main() -> None:
@@ -98,6 +113,9 @@ def main() -> None:
                              "the others are compared with")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--rounds", type=int, default=2000, help="bootstrap resamples")
+    parser.add_argument("--choose", metavar="NAME,NAME,...",
+                        help="also score choosing the best of these models by an inner "
+                             "cross-validation (nested), as one more row")
     args = parser.parse_args()
     models = {}
     for spec in args.models:
@@ -108,12 +126,33 @@ def main() -> None:
     news = read_news_dev()
     items = [(r.get("title"), r["text"]) for r in news]
     gold_labels = [r["label"] for r in news]
-    held, labels = {}, None
+    choose = args.choose.split(",") if args.choose else []
+    unknown = [name for name in choose if name not in models]
+    if unknown:
+        parser.error(f"--choose: {', '.join(unknown)} is not one of the models named")
+    if len(choose) == 1:
+        parser.error("--choose takes two or more of the models' names")
+    held, labels, kept = {}, None, {}
     for name, path in models.items():
         started = time.perf_counter()
-        cv, held[name], labels = held_out_predictions(path, items, gold_labels, args.seeds)
+        analyses = analyse(path, items)
+        if name in choose:
+            kept[name] = analyses
+        cv, held[name], labels = held_out_predictions(analyses, gold_labels, args.seeds)
         print(f"{name}: cross-validated {cv.summary()}  ({time.perf_counter() - started:.0f} s)",
               flush=True)
+    if choose:
+        started = time.perf_counter()
+        name = "best-of-" + str(len(choose))
+        models[name] = "+".join(choose)
+        config = Config().tagger
+        cv, chosen = choose_by_nested_cv(kept, gold_labels, config, fit_stance, predict_labels,
+                                         labels, 5, args.seeds)
+        held[name] = indexes(cv.held_out, labels)
+        print(f"{name}: nested cross-validated {cv.summary()}; chosen in the "
+              f"{len(cv.fold_scores)} outer folds: "
+              + ", ".join(f"{n} {c}" for n, c in chosen.items())
+              + f"  ({time.perf_counter() - started:.0f} s)", flush=True)
     gold = np.array([labels.index(label) for label in gold_labels])
     rng = np.random.default_rng(0)
     samples = rng.integers(0, len(gold), size=(args.rounds, len(gold)))

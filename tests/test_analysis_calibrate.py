@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from tracker.analysis.calibrate import (
-    cross_validate, fit_stance, macro_f1_rows, predict_labels, stratified_folds,
+    choose_by_nested_cv, cross_validate, fit_stance, macro_f1_rows, predict_labels,
+    stratified_folds,
 )
 from tracker.analysis.evaluate import compute_metrics
 from tracker.analysis.stance import ArticleAnalysis
@@ -86,6 +87,26 @@ def test_cross_validation_fits_on_the_training_folds_only():
     [held] = cv.held_out
     assert len(held) == len(gold) and None not in held
     assert compute_metrics(gold, held, LABELS).confusion == cv.pooled.confusion
+
+
+def test_choosing_is_cross_validated_on_the_training_folds_only():
+    """choose_by_nested_cv (bench/compare_models.py --choose): candidates are ranked inside
+    each outer fold's training folds; the informative one wins every fold, even named after
+    an uninformative one that would win ties, and the outcome is then exactly that
+    candidate's own cross-validation."""
+    analyses, gold = synthetic(n=120)
+    noise = analyses[:]
+    random.Random(5).shuffle(noise)  # the same scores, no longer belonging to their items
+    start = TaggerConfig(relevance_threshold=1.9, neutral_rule="balance")
+    cv, chosen = choose_by_nested_cv({"noise": noise, "signal": analyses}, gold, start,
+                                     fit_stance, predict_labels, LABELS, k=5, seeds=[0, 1])
+    assert chosen == {"noise": 0, "signal": 10}
+    alone = cross_validate(analyses, gold, start, fit_stance, predict_labels, LABELS, k=5,
+                           seeds=[0, 1])
+    assert cv.held_out == alone.held_out and cv.fold_scores == alone.fold_scores
+    assert cv.mean > 0.9
+    noisy = cross_validate(noise, gold, start, fit_stance, predict_labels, LABELS, k=5)
+    assert noisy.mean < 0.6  # so the choice was a real one
 
 
 def test_macro_f1_of_many_rows_is_compute_metrics():

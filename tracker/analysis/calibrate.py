@@ -148,6 +148,43 @@ def cross_validate(analyses: list, gold: Sequence[str], config: TaggerConfig,
     return CrossValidation(k, list(seeds), fold_scores, pooled, fitted, held_out)
 
 
+def choose_by_nested_cv(candidates: dict[str, list], gold: Sequence[str], config: TaggerConfig,
+                        fitter: Fitter, predict: Predict, labels: Sequence[str], k: int = 5,
+                        seeds: Sequence[int] = (0,)) -> tuple[CrossValidation, dict[str, int]]:
+    """Cross-validate *choosing* among ``candidates`` (name -> analyses of the same items):
+    in each outer fold the candidates are ranked by an inner k-fold cross-validation on the
+    training folds alone, and the winner, fitted on all of them, predicts the held-out
+    fold. Returns the outer cross-validation (what the choice is worth on items it was not
+    made on) and how often each candidate won."""
+    gold = list(gold)
+    chosen = {name: 0 for name in candidates}
+    fold_scores, all_gold, all_predicted, fitted, held_out = [], [], [], [], []
+    for seed in seeds:
+        by_item: list[str | None] = [None] * len(gold)
+        for test in stratified_folds(gold, k, seed):
+            held = set(test)
+            train = [i for i in range(len(gold)) if i not in held]
+            train_gold = [gold[i] for i in train]
+            inner = {name: cross_validate([analyses[i] for i in train], train_gold, config,
+                                          fitter, predict, labels, k, [seed]).mean
+                     for name, analyses in candidates.items()}
+            winner = max(inner, key=inner.get)  # ties: the first named
+            chosen[winner] += 1
+            analyses = candidates[winner]
+            best = fitter([analyses[i] for i in train], train_gold, config)
+            fitted.append(calibration_of(best))
+            predicted = predict([analyses[i] for i in test], best)
+            truth = [gold[i] for i in test]
+            fold_scores.append(compute_metrics(truth, predicted, labels).macro_f1)
+            all_gold += truth
+            all_predicted += predicted
+            for index, label in zip(test, predicted):
+                by_item[index] = label
+        held_out.append(by_item)
+    pooled = compute_metrics(all_gold, all_predicted, labels)
+    return CrossValidation(k, list(seeds), fold_scores, pooled, fitted, held_out), chosen
+
+
 # -- the stance tagger's side: predictions and grids from analyses ---------------------
 
 
