@@ -120,23 +120,20 @@ class CrossValidation:
 Fitter = Callable[[list, Sequence[str], TaggerConfig], TaggerConfig]
 
 
-def cross_validate(analyses: list, gold: Sequence[str], config: TaggerConfig,
-                   fitter: Fitter | None, predict: Predict, labels: Sequence[str], k: int = 5,
-                   seeds: Sequence[int] = (0,)) -> CrossValidation:
-    """Stratified k-fold: ``fitter`` fits on k-1 folds, the k-th is predicted; with no
-    fitter ``config`` is scored as it is on every fold (nothing fitted)."""
-    gold = list(gold)
+def _folds(gold: list[str], labels: Sequence[str], k: int, seeds: Sequence[int],
+           fit_and_predict: Callable[[list[int], list[int], int], tuple[TaggerConfig, list]]
+           ) -> CrossValidation:
+    """The stratified k-fold loop: ``fit_and_predict(train, test, seed)`` (item indexes;
+    the seed of this split) returns the calibration fitted on ``train`` and its
+    predictions for ``test``."""
     fold_scores, all_gold, all_predicted, fitted, held_out = [], [], [], [], []
     for seed in seeds:
         by_item: list[str | None] = [None] * len(gold)
         for test in stratified_folds(gold, k, seed):
             held = set(test)
             train = [i for i in range(len(gold)) if i not in held]
-            chosen = config
-            if fitter is not None:
-                chosen = fitter([analyses[i] for i in train], [gold[i] for i in train], config)
+            chosen, predicted = fit_and_predict(train, test, seed)
             fitted.append(calibration_of(chosen))
-            predicted = predict([analyses[i] for i in test], chosen)
             truth = [gold[i] for i in test]
             fold_scores.append(compute_metrics(truth, predicted, labels).macro_f1)
             all_gold += truth
@@ -148,41 +145,45 @@ def cross_validate(analyses: list, gold: Sequence[str], config: TaggerConfig,
     return CrossValidation(k, list(seeds), fold_scores, pooled, fitted, held_out)
 
 
+def cross_validate(analyses: list, gold: Sequence[str], config: TaggerConfig,
+                   fitter: Fitter | None, predict: Predict, labels: Sequence[str], k: int = 5,
+                   seeds: Sequence[int] = (0,)) -> CrossValidation:
+    """Stratified k-fold: ``fitter`` fits on k-1 folds, the k-th is predicted; with no
+    fitter ``config`` is scored as it is on every fold (nothing fitted)."""
+    gold = list(gold)
+
+    def fit_and_predict(train: list[int], test: list[int], seed: int):
+        chosen = config
+        if fitter is not None:
+            chosen = fitter([analyses[i] for i in train], [gold[i] for i in train], config)
+        return chosen, predict([analyses[i] for i in test], chosen)
+
+    return _folds(gold, labels, k, seeds, fit_and_predict)
+
+
 def choose_by_nested_cv(candidates: dict[str, list], gold: Sequence[str], config: TaggerConfig,
                         fitter: Fitter, predict: Predict, labels: Sequence[str], k: int = 5,
                         seeds: Sequence[int] = (0,)) -> tuple[CrossValidation, dict[str, int]]:
     """Cross-validate *choosing* among ``candidates`` (name -> analyses of the same items):
     in each outer fold the candidates are ranked by an inner k-fold cross-validation on the
-    training folds alone, and the winner, fitted on all of them, predicts the held-out
-    fold. Returns the outer cross-validation (what the choice is worth on items it was not
-    made on) and how often each candidate won."""
+    training folds alone (its folds fixed by the outer seed), and the winner, fitted on all
+    of them, predicts the held-out fold. Returns the outer cross-validation (what the
+    choice is worth on items it was not made on) and how often each candidate won."""
     gold = list(gold)
     chosen = {name: 0 for name in candidates}
-    fold_scores, all_gold, all_predicted, fitted, held_out = [], [], [], [], []
-    for seed in seeds:
-        by_item: list[str | None] = [None] * len(gold)
-        for test in stratified_folds(gold, k, seed):
-            held = set(test)
-            train = [i for i in range(len(gold)) if i not in held]
-            train_gold = [gold[i] for i in train]
-            inner = {name: cross_validate([analyses[i] for i in train], train_gold, config,
-                                          fitter, predict, labels, k, [seed]).mean
-                     for name, analyses in candidates.items()}
-            winner = max(inner, key=inner.get)  # ties: the first named
-            chosen[winner] += 1
-            analyses = candidates[winner]
-            best = fitter([analyses[i] for i in train], train_gold, config)
-            fitted.append(calibration_of(best))
-            predicted = predict([analyses[i] for i in test], best)
-            truth = [gold[i] for i in test]
-            fold_scores.append(compute_metrics(truth, predicted, labels).macro_f1)
-            all_gold += truth
-            all_predicted += predicted
-            for index, label in zip(test, predicted):
-                by_item[index] = label
-        held_out.append(by_item)
-    pooled = compute_metrics(all_gold, all_predicted, labels)
-    return CrossValidation(k, list(seeds), fold_scores, pooled, fitted, held_out), chosen
+
+    def fit_and_predict(train: list[int], test: list[int], seed: int):
+        train_gold = [gold[i] for i in train]
+        inner = {name: cross_validate([analyses[i] for i in train], train_gold, config,
+                                      fitter, predict, labels, k, [seed]).mean
+                 for name, analyses in candidates.items()}
+        winner = max(inner, key=inner.get)  # ties: the first named
+        chosen[winner] += 1
+        analyses = candidates[winner]
+        best = fitter([analyses[i] for i in train], train_gold, config)
+        return best, predict([analyses[i] for i in test], best)
+
+    return _folds(gold, labels, k, seeds, fit_and_predict), chosen
 
 
 # -- the stance tagger's side: predictions and grids from analyses ---------------------
