@@ -93,15 +93,8 @@ def analyse(model: str, items: list) -> list:
     return average_analyses(runs, weights) if len(runs) > 1 else runs[0]
 
 
-def held_out_predictions(analyses: list, gold: list[str], seeds: list[int]):
-    config = Config()
-    labels = [*config.tagger.labels, UNRELATED]
-    cv = cross_validate(analyses, gold, config.tagger, fit_stance, predict_labels, labels, 5,
-                        seeds)
-    return cv, indexes(cv.held_out, labels), labels
-
-
 def indexes(held_out: list[list], labels: list[str]) -> np.ndarray:
+    """Held-out predictions per seed as label indexes (-1 for an item that failed)."""
     index = {label: i for i, label in enumerate(labels)}
     return np.array([[index.get(p, -1) for p in run] for run in held_out])
 
@@ -132,20 +125,23 @@ def main() -> None:
         parser.error(f"--choose: {', '.join(unknown)} is not one of the models named")
     if len(choose) == 1:
         parser.error("--choose takes two or more of the models' names")
-    held, labels, kept = {}, None, {}
+    config = Config().tagger
+    labels = [*config.labels, UNRELATED]
+    held, kept = {}, {}
     for name, path in models.items():
         started = time.perf_counter()
         analyses = analyse(path, items)
         if name in choose:
             kept[name] = analyses
-        cv, held[name], labels = held_out_predictions(analyses, gold_labels, args.seeds)
+        cv = cross_validate(analyses, gold_labels, config, fit_stance, predict_labels, labels, 5,
+                            args.seeds)
+        held[name] = indexes(cv.held_out, labels)
         print(f"{name}: cross-validated {cv.summary()}  ({time.perf_counter() - started:.0f} s)",
               flush=True)
     if choose:
         started = time.perf_counter()
         name = "best-of-" + str(len(choose))
         models[name] = "+".join(choose)
-        config = Config().tagger
         cv, chosen = choose_by_nested_cv(kept, gold_labels, config, fit_stance, predict_labels,
                                          labels, 5, args.seeds)
         held[name] = indexes(cv.held_out, labels)

@@ -331,7 +331,7 @@ def save_state(folder: Path, model, tok, opt, sched, manifest, run_settings, dat
     if free < need:
         print(f"state not saved at step {position['step']}: {free / 2**30:.1f} GiB free beside "
               f"{folder}, about {need / 2**30:.1f} GiB needed; training goes on", flush=True)
-        return False
+        return
     tmp.mkdir(parents=True)
     save_model(model, tok, tmp / "model", manifest, fp16=False)
     # trainer.pt appears only when whole: its presence marks a complete state
@@ -349,7 +349,6 @@ def save_state(folder: Path, model, tok, opt, sched, manifest, run_settings, dat
     if old.exists():
         shutil.rmtree(old)
     print(f"state at step {position['step']} -> {folder}", flush=True)
-    return True
 
 
 def complete_state(folder: Path) -> Path | None:
