@@ -18,8 +18,9 @@ Variants: how many stance sentences and how they are combined (mean, max), the p
 (entailment − contradiction, entailment, entailment vs contradiction), other and more
 hypotheses per label (the bank below, written from the label definitions and the
 annotators' hard cases, not from news_dev's texts), sentences weighted by topic
-entailment, the topic NLI over every sentence, and an oracle that knows which items
-are unrelated (how far stance alone is from the target).
+entailment, the topic NLI over every sentence, neutral raised when both sides have a
+strong sentence, one label's score scaled, and an oracle that knows which items are
+unrelated (how far stance alone is from the target).
 
 news_dev is read from ../shared/data/news_dev/ and never copied; ``--cache`` keeps the
 model outputs (numbers and sentence lists) in a file of your choosing, outside the project.
@@ -125,8 +126,13 @@ class Variants:
 
     def build(self, chosen=None, k=2, agg="mean", mode="entailment_minus_contradiction",
               premise="sentences", whole_weight=0.0, topic_weighted=None,
-              topic_all=False) -> list:
-        """Analyses whose stance is one row: each label's aggregated score."""
+              topic_all=False, both_sides=0.0, both_scope="all", scale=None) -> list:
+        """Analyses whose stance is one row: each label's aggregated score.
+
+        ``both_sides`` adds to neutral that weight times the weaker of the two sides'
+        strongest sentence (min(max favor, max against) over ``both_scope``: every
+        sentence or the headline + that many most relevant): a report that quotes both
+        sides. ``scale`` multiplies each label's score before the biases."""
         chosen = chosen or self.default
         out = []
         for i, a in enumerate(self.o["analyses"]):
@@ -152,6 +158,17 @@ class Variants:
                 if whole_weight:
                     passage = float(nli_score(self.o["whole"][i][ids], mode).mean())
                     stance[label] = (1 - whole_weight) * stance[label] + whole_weight * passage
+            if both_sides:
+                scope = self.o["sentences"][i]
+                if both_scope != "all":
+                    ranked = sorted(range(len(a.sentences)), key=lambda j: -a.relevance[j])
+                    scope = scope[list(dict.fromkeys([0, *ranked[:both_scope]]))]
+                sides = nli_score(scope, mode)
+                stance["neutral"] += both_sides * float(min(
+                    sides[:, chosen["favor"]].mean(axis=1).max(),
+                    sides[:, chosen["against"]].mean(axis=1).max()))
+            for label, factor in (scale or {}).items():
+                stance[label] *= factor
             topic = list(a.topic)
             if topic_all:
                 topic = [float(self.o["sentences"][i][:, self.index["topic"], 0].max())]
@@ -230,6 +247,13 @@ def main() -> None:
     for weight in (0.25, 0.5):
         v.row(f"topic NLI over every sentence, weight {weight}", v.build(topic_all=True),
               dataclasses.replace(config.tagger, topic_nli_weight=weight))
+    for scope in ("all", 2):
+        for weight in (0.25, 0.5, 1.0):
+            v.row(f"neutral + {weight} x both sides (min of maxima, {scope} sentences)",
+                  v.build(both_sides=weight, both_scope=scope))
+    for label in ("favor", "against", "neutral"):
+        for factor in (0.5, 2.0):
+            v.row(f"{label} score x {factor}", v.build(scale={label: factor}))
 
 
 if __name__ == "__main__":
