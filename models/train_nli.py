@@ -192,13 +192,14 @@ def recast_stance(manifest: dict, limit: int | None, rng: random.Random,
         text, t, lab = r["text"], r["t"], r["label"]
         pro = fill(rng.choice(PRO_TEMPLATES), t)
         con = fill(rng.choice(CON_TEMPLATES), t)
-        for pro, con in [(pro, con)] + ([tuple(fill(f, t) for f in fixed)] if fixed else []):
+        wordings = [(pro, con)] + ([(fill(fixed[0], t), fill(fixed[1], t))] if fixed else [])
+        for yes, no in wordings:  # yes: a pro hypothesis, no: a con one
             if lab == "favor":
-                pairs += [(text, pro, E), (text, con, C)]
+                pairs += [(text, yes, E), (text, no, C)]
             elif lab == "against":
-                pairs += [(text, pro, C), (text, con, E)]
+                pairs += [(text, yes, C), (text, no, E)]
             else:  # none: the text takes no stance on this target
-                pairs += [(text, pro, N), (text, con, N)]
+                pairs += [(text, yes, N), (text, no, N)]
         if lab in ("favor", "against"):
             # a stance-bearing text is about its target
             pairs.append((text, fill(rng.choice(TOPIC_TEMPLATES), t), E))
