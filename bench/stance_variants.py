@@ -124,6 +124,14 @@ class Variants:
         self.default = {label: self.index[label][:len(self.config.labels[label])]
                         for label in ALTERNATIVES}
 
+    def sentence_probs(self, i: int, analysis: ArticleAnalysis, k) -> np.ndarray:
+        """NLI probabilities of item ``i``'s headline and ``k`` most relevant sentences
+        (``k = "all"``: every sentence)."""
+        if k == "all":
+            return self.o["sentences"][i]
+        ranked = sorted(range(len(analysis.sentences)), key=lambda j: -analysis.relevance[j])
+        return self.o["sentences"][i][list(dict.fromkeys([0, *ranked[:k]]))]
+
     def build(self, chosen=None, k=2, agg="mean", mode="entailment_minus_contradiction",
               premise="sentences", whole_weight=0.0, topic_weighted=None,
               topic_all=False, both_sides=0.0, both_scope="all", scale=None) -> list:
@@ -139,13 +147,8 @@ class Variants:
             if isinstance(a, StanceTag):
                 out.append(a)
                 continue
-            if premise != "sentences":
-                probs = self.o[premise][i][None]
-            elif k == "all":
-                probs = self.o["sentences"][i]
-            else:
-                ranked = sorted(range(len(a.sentences)), key=lambda j: -a.relevance[j])
-                probs = self.o["sentences"][i][list(dict.fromkeys([0, *ranked[:k]]))]
+            probs = (self.o[premise][i][None] if premise != "sentences"
+                     else self.sentence_probs(i, a, k))
             rows = nli_score(probs, mode)
             weights = np.ones(len(rows))
             if topic_weighted is not None:
@@ -159,11 +162,7 @@ class Variants:
                     passage = float(nli_score(self.o["whole"][i][ids], mode).mean())
                     stance[label] = (1 - whole_weight) * stance[label] + whole_weight * passage
             if both_sides:
-                scope = self.o["sentences"][i]
-                if both_scope != "all":
-                    ranked = sorted(range(len(a.sentences)), key=lambda j: -a.relevance[j])
-                    scope = scope[list(dict.fromkeys([0, *ranked[:both_scope]]))]
-                sides = nli_score(scope, mode)
+                sides = nli_score(self.sentence_probs(i, a, both_scope), mode)
                 stance["neutral"] += both_sides * float(min(
                     sides[:, chosen["favor"]].mean(axis=1).max(),
                     sides[:, chosen["against"]].mean(axis=1).max()))
