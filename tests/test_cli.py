@@ -57,6 +57,68 @@ def test_not_a_database_is_one_line_error(tmp_path):
     assert result.output.startswith("Error: cannot open database")
 
 
+def test_a_write_the_disk_refuses_is_one_line_and_loses_nothing(tmp_path, tiny_nli):
+    """A real refused write, as on a full disk: ``tracker tag`` runs under a 40 kB
+    file-size limit (RLIMIT_FSIZE; Python ignores SIGXFSZ, so the write fails),
+    which the database's write-ahead log outgrows while the tags are stored."""
+    import re
+    import resource
+    import sqlite3
+    import subprocess
+    import sys
+
+    db, config = tmp_path / "t.db", tmp_path / "tiny.toml"
+    config.write_text(f"[tagger]\nmodel = {json.dumps(tiny_nli)}\n")
+
+    def tracker(*args, limit=None):
+        def limited():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        return subprocess.run(
+            [sys.executable, "-m", "tracker", *args, "--db", str(db), "--config", str(config)],
+            capture_output=True, text=True, timeout=300, preexec_fn=limited if limit else None)
+
+    assert tracker("ingest", str(SEEDS)).returncode == 0
+    refused = tracker("tag", limit=40_000)
+    assert refused.returncode == 1
+    [line] = refused.stderr.splitlines()
+    assert re.fullmatch(r"Error: database error: OperationalError: "
+                        r"(disk I/O error|database or disk is full)", line), refused.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("pragma integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("select count(*) from articles").fetchone() == (5,)
+        assert conn.execute("select count(*) from stance_tags").fetchone() == (0,)
+        run = conn.execute("select status, error from job_runs where job = 'tag'").fetchall()
+        assert run == [("error", line.removeprefix("Error: database error: "))]
+    conn.close()
+    # With room again, the same command does the whole work.
+    done = tracker("tag")
+    assert done.returncode == 0, done.stderr
+    assert "5 tagged" in done.stdout
+
+
+def test_a_bug_is_one_line_unless_tracker_debug_is_set(db_path, monkeypatch):
+    """Any other failure -- here a job in the registry that divides by zero -- is one
+    line naming it a bug, and the run is recorded; TRACKER_DEBUG=1 lets it through."""
+    from jobs import runner
+
+    def broken(db, config, **kwargs):
+        return 1 / 0
+
+    monkeypatch.setitem(runner.JOBS, "events", runner.Job(broken, runner.JOBS["events"].schedule))
+    result = CliRunner().invoke(cli, ["events", "--db", str(db_path)])
+    assert result.exit_code == 1
+    assert result.output == ("Error: unexpected error (a bug; TRACKER_DEBUG=1 shows the "
+                             "traceback): ZeroDivisionError: division by zero\n")
+    status = json.loads(invoke("status", "--json", "--db", str(db_path)).output)
+    [run] = status["last_runs"]
+    assert (run["job"], run["status"]) == ("events", "error")
+
+    monkeypatch.setenv("TRACKER_DEBUG", "1")
+    debug = CliRunner().invoke(cli, ["events", "--db", str(db_path)])
+    assert isinstance(debug.exception, ZeroDivisionError)
+
+
 def all_commands(group=cli, prefix=()):
     for name, command in group.commands.items():
         if isinstance(command, click.Group):

@@ -2,9 +2,10 @@
 
 Every command takes ``--db PATH`` (else ``$TRACKER_DB``, else ``db/tracker.db``)
 and ``--config PATH`` (else ``$TRACKER_CONFIG``, else ``./tracker.toml``).
-Any :class:`tracker.errors.TrackerError` (and a database that cannot be
-opened) becomes a one-line error in one place, :class:`TrackerGroup` -- never
-a traceback. This is the only module of ``tracker/`` that imports ``jobs/``.
+Any :class:`tracker.errors.TrackerError`, a database or file system that
+refuses a read or write, and any other failure becomes a one-line error in one
+place, :class:`TrackerGroup` -- never a traceback. This is the only module of
+``tracker/`` that imports ``jobs/``.
 
 Libraries a command needs are imported inside that command: ``tracker --help``
 and ``tracker status`` start in a fraction of a second and never load torch,
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sqlite3
 import sys
 from dataclasses import asdict
@@ -24,17 +26,35 @@ import click
 
 from jobs import runner
 from tracker.config import Config, load_config
-from tracker.errors import TrackerError
+from tracker.errors import TrackerError, describe
 
 
 class TrackerGroup(click.Group):
-    """Turns the tracker's own errors into one-line messages, for every command."""
+    """Turns every failure into a one-line message, for every command: the tracker's
+    own errors as they are written, a database or file system that refuses a write
+    (a full disk, a file-size limit, a locked or damaged file) as ``describe`` puts
+    it. SQLite rolls the transaction back, so such a failure loses nothing already
+    stored; a job's run is in ``job_runs`` with the same line when it could be
+    written. Anything else is a bug: one line too, and ``TRACKER_DEBUG=1`` lets its
+    traceback through."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except TrackerError as exc:
             raise click.ClickException(str(exc)) from None
+        except (click.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise
+        except sqlite3.Error as exc:
+            raise click.ClickException(f"database error: {describe(exc)}") from None
+        except OSError as exc:
+            raise click.ClickException(describe(exc)) from None
+        except Exception as exc:
+            if os.environ.get("TRACKER_DEBUG"):
+                raise
+            raise click.ClickException(
+                f"unexpected error (a bug; TRACKER_DEBUG=1 shows the traceback): "
+                f"{describe(exc)}") from None
 
 
 class Context:
