@@ -97,6 +97,22 @@ def test_a_write_the_disk_refuses_is_one_line_and_loses_nothing(tmp_path, tiny_n
     assert "5 tagged" in done.stdout
 
 
+@pytest.mark.parametrize("args", [
+    ("calibrate", "{labels}", "--write", "{missing}/c.toml"),
+    ("eval", "{labels}", "--errors", "{missing}/e.jsonl"),
+    ("feeds", "export", "{missing}/feeds.opml"),
+])
+def test_an_output_file_in_a_missing_folder_is_refused_before_any_work(args, db_path, tmp_path):
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(json.dumps({"text": "Joint Arctic research.", "label": "favor"}) + "\n")
+    missing = tmp_path / "missing"
+    argv = [a.format(labels=labels, missing=missing) for a in args]
+    result = CliRunner().invoke(cli, [*argv, "--db", str(db_path)])
+    assert result.exit_code == 2
+    assert f"folder {str(missing)!r} does not exist" in result.output
+    assert not db_path.exists()  # nothing was started: not even the database opened
+
+
 def test_a_bug_is_one_line_unless_tracker_debug_is_set(db_path, monkeypatch):
     """Any other failure -- here a job in the registry that divides by zero -- is one
     line naming it a bug, and the run is recorded; TRACKER_DEBUG=1 lets it through."""

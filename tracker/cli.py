@@ -76,6 +76,16 @@ class Context:
         return self._db
 
 
+def output_file(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An output file's folder must exist before any work is done: a long
+    ``calibrate`` or ``eval`` should not end in a failed write."""
+    if value is not None and value != "-":
+        folder = Path(value).parent
+        if not folder.is_dir():
+            raise click.BadParameter(f"folder {str(folder)!r} does not exist", ctx, param)
+    return value
+
+
 def common_options(command):
     """``--db`` and ``--config`` on every command; passes a :class:`Context` first."""
 
@@ -394,7 +404,8 @@ def feeds_import(ctx: Context, opml_file: str):
 
 
 @feeds.command("export")
-@click.argument("opml_file", type=click.Path(dir_okay=False, writable=True), required=False)
+@click.argument("opml_file", type=click.Path(dir_okay=False, writable=True), required=False,
+                callback=output_file)
 @common_options
 def feeds_export(ctx: Context, opml_file: str | None):
     """Write every feed as OPML 2.0 (to OPML_FILE, or standard output).
@@ -585,6 +596,7 @@ def tag(ctx: Context, retag_all: bool):
               help="Score against the stance corrections stored in the database instead of a file")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object")
 @click.option("--errors", "errors_file", type=click.Path(dir_okay=False, writable=True),
+              callback=output_file,
               help="Write each misclassified item (JSON lines: labels, scores, evidence) here")
 @common_options
 def eval_command(ctx: Context, file: str | None, corrections: bool, as_json: bool,
@@ -631,6 +643,7 @@ def eval_command(ctx: Context, file: str | None, corrections: bool, as_json: boo
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--write", "write_file", type=click.Path(dir_okay=False, writable=True),
+              callback=output_file,
               help="Write the configuration with the fitted [calibration] to this TOML file")
 @click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True,
               help="Cross-validation folds for the before/after scores")
