@@ -116,6 +116,36 @@ def test_missing_model_is_a_one_line_error_and_a_recorded_run(db_path, tmp_path)
     assert tag_run["status"] == "error"
 
 
+@pytest.mark.parametrize("damage", ["truncated weights", "config not JSON"])
+def test_a_damaged_model_is_a_one_line_error_and_a_recorded_run(damage, db_path, tmp_path,
+                                                                tiny_nli):
+    import shutil
+
+    model = tmp_path / "damaged"
+    shutil.copytree(tiny_nli, model)
+    if damage == "truncated weights":
+        [weights] = model.glob("*.safetensors")
+        weights.write_bytes(weights.read_bytes()[:1000])
+    else:
+        (model / "config.json").write_text("{not json")
+    conf = tmp_path / "tracker.toml"
+    conf.write_text(f'[tagger]\nmodel = "{model}"\n')
+    runner = CliRunner()
+    assert runner.invoke(cli, ["ingest", str(SEEDS), "--db", str(db_path)]).exit_code == 0
+    result = runner.invoke(cli, ["tag", "--db", str(db_path), "--config", str(conf)])
+    assert result.exit_code == 1
+    [line] = result.output.splitlines()
+    reason = {"truncated weights": "SafetensorError: ", "config not JSON": "not a valid JSON"}
+    assert line.startswith(f"Error: cannot load NLI model '{model}': "), line
+    assert reason[damage] in line
+    # The published run names the folder, not the machine's path to it.
+    status = json.loads(runner.invoke(cli, ["status", "--json", "--db", str(db_path)]).output)
+    tag_run = next(r for r in status["last_runs"] if r["job"] == "tag")
+    assert tag_run["status"] == "error"
+    assert tag_run["error"].startswith("cannot load NLI model '…/") and reason[damage] in tag_run["error"]
+    assert str(tmp_path) not in tag_run["error"]
+
+
 def test_cli_tag_prints_a_summary(db_path, tmp_path, tiny_nli):
     conf = tmp_path / "tracker.toml"
     conf.write_text(f'[tagger]\nmodel = "{tiny_nli}"\n')

@@ -151,7 +151,7 @@ class Embedder:
         try:
             self.tokenizer = transformers.AutoTokenizer.from_pretrained(self.path)
             model = transformers.AutoModel.from_pretrained(self.path)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # a missing file, bad JSON, truncated weights, ...
             raise ModelError(f"cannot load embedding model {model_name!r}: "
                              f"{describe(exc)}") from exc
         model.eval()
@@ -192,7 +192,7 @@ class NLIModel:
         try:
             self.tokenizer = transformers.AutoTokenizer.from_pretrained(self.path)
             model = transformers.AutoModelForSequenceClassification.from_pretrained(self.path)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # a missing file, bad JSON, truncated weights, ...
             raise ModelError(f"cannot load NLI model {name!r}: {describe(exc)}") from exc
         # fp16 weights are stored to keep the repository small; CPUs compute in fp32.
         model = model.float().eval()
