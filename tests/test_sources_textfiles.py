@@ -67,3 +67,21 @@ def test_empty_and_binary_files_are_errors(tmp_path: Path):
     bad.write_bytes(b"\x81\x8d\x8f\x90\x9d" * 10)
     with pytest.raises(ParseError, match="not UTF-8"):
         parse_text_file(bad)
+    odd = tmp_path / "odd.txt"
+    odd.write_bytes(b"\xff\xfe" + "Arctic".encode("utf-16-le") + b"\x00\xd8")
+    with pytest.raises(ParseError, match="not UTF-16 text despite its byte-order mark"):
+        parse_text_file(odd)
+
+
+@pytest.mark.parametrize("encoding, mark", [("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff"),
+                                            ("utf-8", b"\xef\xbb\xbf"), ("cp1252", b"")])
+def test_a_seed_saved_in_another_encoding_reads_the_same(encoding, mark, tmp_path: Path):
+    """Windows editors save "Unicode" text as UTF-16 with a byte-order mark."""
+    original = next(SEEDS.glob("*.txt"))
+    text = original.read_text(encoding="utf-8")
+    saved = tmp_path / original.name
+    encoded = text.encode(encoding, errors="replace")  # cp1252 lacks some characters
+    saved.write_bytes(mark + encoded)
+    assert parse_text_file(saved, "same") == parse_article_text(encoded.decode(encoding), "same")
+    if encoding != "cp1252":
+        assert parse_text_file(saved, "same") == parse_text_file(original, "same")

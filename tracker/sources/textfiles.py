@@ -18,6 +18,7 @@ empty and marked ``unknown`` -- never invented.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import re
 from pathlib import Path
@@ -212,12 +213,22 @@ def parse_text_file(path: Path, name: str | None = None) -> Article:
     data = read_regular_file(path, MAX_FILE_BYTES)
     if len(data) > MAX_FILE_BYTES:
         raise TextFileError(f"file is larger than the {MAX_FILE_BYTES} byte limit")
-    try:
-        raw = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Pasted pages are sometimes Windows-1252; anything else is not text.
+    return parse_article_text(decode_text(data), name or printable(str(path.resolve())))
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (with or without a byte-order mark); UTF-16 with its mark, as Windows
+    editors save "Unicode" text; else Windows-1252, as pasted pages sometimes are.
+    Anything else raises :class:`TextFileError`."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            raw = data.decode("cp1252")
+            return data.decode("utf-16")
         except UnicodeDecodeError as exc:
-            raise TextFileError(f"not UTF-8 or Windows-1252 text: {exc}") from exc
-    return parse_article_text(raw, name or printable(str(path.resolve())))
+            raise TextFileError(f"not UTF-16 text despite its byte-order mark: {exc}") from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError as exc:
+            raise TextFileError(f"not UTF-8, UTF-16 or Windows-1252 text: {exc}") from exc
