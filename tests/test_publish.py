@@ -2,6 +2,7 @@
 public mode, and what the plugin of tracker/publish/ changes."""
 
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -92,6 +93,46 @@ def test_a_post_to_a_read_only_canned_query_is_405_not_500(db_path):
         response = asyncio.run(datasette.client.post(f"/{name}/search", data={"q": "x"}))
         assert response.status_code == 405
         assert "only reads" in response.json()["error"]
+
+
+def test_an_error_is_one_log_line_not_a_traceback_with_locals(db_path, capfd, caplog):
+    """Datasette 0.65 prints a rich traceback with every local variable (~240 lines)
+    for each error, a mistyped address included; the plugin logs one line, and a
+    traceback only for a crash."""
+    open_db(db_path).close()
+    name = db_path.stem
+    default, public = build_datasette(db_path), build_datasette(db_path, public=True)
+
+    def get(datasette, path):
+        return asyncio.run(datasette.client.get(path))
+
+    caplog.set_level(logging.INFO, logger="tracker.publish")
+    # Datasette's own error pages and statuses: a mistyped address, a bad parameter ...
+    missing = get(default, "/no-such-database")
+    assert missing.status_code == 404 and "Database not found" in missing.text
+    bad = get(default, f"/{name}/articles.json?_shape=bad")
+    assert bad.status_code == 400 and bad.json()["error"] == "Invalid _shape: bad"
+    unsortable = get(default, f"/{name}/articles.json?_sort=nope")  # Datasette says 500
+    assert unsortable.status_code == 500 and unsortable.json()["error"] == "Cannot sort table by nope"
+    # ... and a crash inside Datasette (a `_through` that is not JSON).
+    crash = get(default, f"/{name}/articles.json?_through=xx")
+    assert crash.status_code == 500 and crash.json()["error"].startswith("Expecting value")
+    # (Datasette answers the bad parameter itself, without an exception.)
+    records = [(r.levelname, r.getMessage(), bool(r.exc_info))
+               for r in caplog.records if r.name == "tracker.publish"]
+    assert records == [
+        ("INFO", "GET /no-such-database: 404 NotFound: Database not found", False),
+        ("WARNING", f"GET /{name}/articles.json: 500 DatasetteError: Cannot sort table by nope",
+         False),
+        ("ERROR", f"GET /{name}/articles.json: 500 JSONDecodeError: Expecting value: "
+                  "line 1 column 1 (char 0)", True),
+    ]
+    printed = "".join(capfd.readouterr())
+    assert "Traceback" not in printed and "locals" not in printed, printed[:2000]
+    # A public site keeps a crash's message to the log.
+    hidden = get(public, f"/{name}/articles.json?_through=xx")
+    assert hidden.status_code == 500
+    assert hidden.json()["error"] == "Internal error: the server's log has the details"
 
 
 def test_author_addresses_are_not_published(db_path):

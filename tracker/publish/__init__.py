@@ -91,6 +91,10 @@ def _register_plugin() -> None:
 
     if not pm.is_registered(plugin):
         pm.register(plugin, name="tracker")
+    # Datasette 0.65 awaits every handle_exception hook and its own prints a rich
+    # traceback with locals; ours (tracker.publish.plugin) answers in its place.
+    if pm.get_plugin("datasette.handle_exception") is not None:
+        pm.unregister(name="datasette.handle_exception")
     take_over_search(pm)
 
 

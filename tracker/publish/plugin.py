@@ -2,6 +2,11 @@
 
 * Every mode: a POST to a read-only canned query is answered ``405`` (Datasette
   0.65 answers it with a 500 and a traceback in the log).
+* Every mode: an error page is Datasette's own, but the log gets one line for a
+  client error and one line with a plain traceback for a server error, not
+  Datasette's rich traceback with every local variable (the request and its
+  headers among them), ~240 lines for each mistyped URL. A public site shows a
+  server error's status, not its message.
 * Public mode (``tracker serve --public``, ``[server] public = true``): the
   introspection pages that reveal paths, versions and settings answer ``404``.
 * The story, event and article pages (:mod:`tracker.publish.pages`), and table
@@ -14,14 +19,23 @@
 from __future__ import annotations
 
 import json
+import logging
 from urllib.parse import unquote
 
-from datasette import hookimpl
+from datasette import Response, hookimpl
+from datasette.utils import add_cors_headers
+from datasette.utils.asgi import Base400
+from datasette.views.base import DatasetteError
+from markupsafe import Markup
+
+from tracker.errors import describe
 
 # Hooks of this plugin that live in their own modules.
 from tracker.publish.cells import extra_body_script, render_cell  # noqa: F401
 from tracker.publish.facets import register_facet_classes  # noqa: F401
 from tracker.publish.pages import register_routes  # noqa: F401
+
+log = logging.getLogger("tracker.publish")
 
 # Pages a public site does not show: the database file's path, versions, settings...
 PRIVATE_PAGES = ("/-/databases", "/-/versions", "/-/plugins", "/-/settings", "/-/config",
@@ -68,3 +82,48 @@ def asgi_wrapper(datasette):
         return guarded
 
     return wrap
+
+
+def _public(datasette) -> bool:
+    return bool((datasette.plugin_config("tracker") or {}).get("public"))
+
+
+@hookimpl
+def handle_exception(datasette, request, exception):
+    """Datasette's error page and JSON, logged in one line (4xx) or one line and
+    a traceback without locals (5xx); Datasette 0.65's own handler, which awaits
+    every plugin's and prints its rich traceback regardless, is unregistered
+    (tracker.publish._register_plugin)."""
+
+    async def inner():
+        title, info = None, {}
+        if isinstance(exception, Base400):
+            status, message = exception.status, exception.args[0] if exception.args else ""
+        elif isinstance(exception, DatasetteError):
+            status, info, message = exception.status, dict(exception.error_dict), exception.message
+            title = exception.title
+        else:
+            status, message = 500, str(exception)
+        where = f"{request.method} {request.path}: {status} {describe(exception)}"
+        if isinstance(exception, (Base400, DatasetteError)):
+            # Raised on purpose with a message (a bad parameter, often one Datasette
+            # answers with 500): one line.
+            log.log(logging.WARNING if status >= 500 else logging.INFO, "%s", where)
+        else:
+            log.error("%s", where, exc_info=(type(exception), exception, exception.__traceback__))
+        if status >= 500 and _public(datasette):
+            info, message, title = {}, "Internal error: the server's log has the details", None
+        if isinstance(exception, DatasetteError) and exception.message_is_html and status < 500:
+            message = Markup(message)
+        info.update({"ok": False, "error": message, "status": status, "title": title})
+        headers: dict[str, str] = {}
+        if datasette.cors:
+            add_cors_headers(headers)
+        if request.path.endswith(".json"):
+            return Response.json(info, status=status, headers=headers)
+        template = datasette.jinja_env.select_template([f"{status}.html", "error.html"])
+        return Response.html(await template.render_async(dict(
+            info, urls=datasette.urls, app_css_hash=datasette.app_css_hash(),
+            menu_links=lambda: [])), status=status, headers=headers)
+
+    return inner
