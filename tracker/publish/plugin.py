@@ -2,8 +2,8 @@
 
 * Every mode: a POST to a read-only canned query is answered ``405`` (Datasette
   0.65 answers it with a 500 and a traceback in the log).
-* Every mode: an error page is Datasette's own, but the log gets one line for a
-  client error and one line with a plain traceback for a server error, not
+* Every mode: an error page is Datasette's own, but the log gets one line for an
+  error raised on purpose and one line with a plain traceback for a crash, not
   Datasette's rich traceback with every local variable (the request and its
   headers among them), ~240 lines for each mistyped URL. A public site shows a
   server error's status, not its message.
@@ -90,8 +90,9 @@ def _public(datasette) -> bool:
 
 @hookimpl
 def handle_exception(datasette, request, exception):
-    """Datasette's error page and JSON, logged in one line (4xx) or one line and
-    a traceback without locals (5xx); Datasette 0.65's own handler, which awaits
+    """Datasette's error page and JSON, logged in one line for an error raised on
+    purpose (any status) and with a traceback without locals for a crash; a public
+    site's 500 keeps its message to the log. Datasette 0.65's own handler, which awaits
     every plugin's and prints its rich traceback regardless, is unregistered
     (tracker.publish._register_plugin)."""
 
@@ -102,6 +103,8 @@ def handle_exception(datasette, request, exception):
         elif isinstance(exception, DatasetteError):
             status, info, message = exception.status, dict(exception.error_dict), exception.message
             title = exception.title
+            if exception.message_is_html:
+                message = Markup(message)
         else:
             status, message = 500, str(exception)
         where = f"{request.method} {request.path}: {status} {describe(exception)}"
@@ -113,8 +116,6 @@ def handle_exception(datasette, request, exception):
             log.error("%s", where, exc_info=(type(exception), exception, exception.__traceback__))
         if status >= 500 and _public(datasette):
             info, message, title = {}, "Internal error: the server's log has the details", None
-        if isinstance(exception, DatasetteError) and exception.message_is_html and status < 500:
-            message = Markup(message)
         info.update({"ok": False, "error": message, "status": status, "title": title})
         headers: dict[str, str] = {}
         if datasette.cors:
