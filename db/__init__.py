@@ -14,12 +14,26 @@ import sqlite_utils
 
 from .migrations import migrations
 
-__all__ = ["open_db", "migrations", "ensure_schema"]
+__all__ = ["open_db", "migrations", "ensure_schema", "NewerSchemaError"]
+
+
+class NewerSchemaError(sqlite3.DatabaseError):
+    """The database has migrations this version does not know: a newer tracker
+    wrote it, and this one could misread or damage what that one keeps."""
 
 
 def ensure_schema(database: sqlite_utils.Database) -> None:
     """Apply pending migrations, re-create the views, and bring the summary tables'
-    triggers up to date (all cheap and idempotent when nothing changed)."""
+    triggers up to date (all cheap and idempotent when nothing changed).
+
+    Raises :class:`NewerSchemaError`, before writing anything, for a database
+    with migrations this version does not have."""
+    known = {m.name for m in migrations.pending(sqlite_utils.Database(memory=True))}
+    unknown = [m.name for m in migrations.applied(database) if m.name not in known]
+    if unknown:
+        raise NewerSchemaError(
+            f"written by a newer version of the tracker (schema {', '.join(unknown)}); "
+            "install that version or newer to use it")
     migrations.apply(database)
     from .summaries import ensure_summaries
     from .views import create_views

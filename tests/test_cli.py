@@ -57,6 +57,27 @@ def test_not_a_database_is_one_line_error(tmp_path):
     assert result.output.startswith("Error: cannot open database")
 
 
+def test_a_database_from_a_newer_tracker_is_refused_untouched(db_path):
+    """A schema migration this version does not know: every command refuses the file,
+    before writing anything to it."""
+    import hashlib
+    import sqlite3
+
+    assert invoke("ingest", str(SEEDS), "--db", str(db_path)).exit_code == 0
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("insert into _sqlite_migrations (migration_set, name, applied_at) "
+                     "values ('tracker', '9999_from_the_future', '2030-01-01')")
+    conn.close()
+    before = hashlib.sha256(db_path.read_bytes()).hexdigest()
+    for command in (["status"], ["ingest", str(SEEDS)], ["init"]):
+        result = CliRunner().invoke(cli, [*command, "--db", str(db_path)])
+        assert result.exit_code == 1, command
+        assert result.output == (
+            f"Error: cannot open database {db_path}: written by a newer version of the tracker "
+            "(schema 9999_from_the_future); install that version or newer to use it\n")
+    assert hashlib.sha256(db_path.read_bytes()).hexdigest() == before
+
+
 def test_a_write_the_disk_refuses_is_one_line_and_loses_nothing(tmp_path, tiny_nli):
     """A real refused write, as on a full disk: ``tracker tag`` runs under a 40 kB
     file-size limit (RLIMIT_FSIZE; Python ignores SIGXFSZ, so the write fails),
