@@ -14,12 +14,23 @@ import sqlite_utils
 
 from .migrations import migrations
 
-__all__ = ["open_db", "migrations", "ensure_schema", "NewerSchemaError"]
+__all__ = ["open_db", "migrations", "ensure_schema", "refuse_newer_schema", "NewerSchemaError"]
 
 
 class NewerSchemaError(sqlite3.DatabaseError):
     """The database has migrations this version does not know: a newer tracker
     wrote it, and this one could misread or damage what that one keeps."""
+
+
+def refuse_newer_schema(database: sqlite_utils.Database) -> None:
+    """Raise :class:`NewerSchemaError` if the database has migrations this version
+    does not know (a read of one small table)."""
+    known = {m.name for m in migrations.pending(sqlite_utils.Database(memory=True))}
+    unknown = [m.name for m in migrations.applied(database) if m.name not in known]
+    if unknown:
+        raise NewerSchemaError(
+            f"written by a newer version of the tracker (schema {', '.join(unknown)}); "
+            "install that version or newer to use it")
 
 
 def ensure_schema(database: sqlite_utils.Database) -> None:
@@ -28,12 +39,7 @@ def ensure_schema(database: sqlite_utils.Database) -> None:
 
     Raises :class:`NewerSchemaError`, before writing anything, for a database
     with migrations this version does not have."""
-    known = {m.name for m in migrations.pending(sqlite_utils.Database(memory=True))}
-    unknown = [m.name for m in migrations.applied(database) if m.name not in known]
-    if unknown:
-        raise NewerSchemaError(
-            f"written by a newer version of the tracker (schema {', '.join(unknown)}); "
-            "install that version or newer to use it")
+    refuse_newer_schema(database)
     migrations.apply(database)
     from .summaries import ensure_summaries
     from .views import create_views
@@ -73,4 +79,6 @@ def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
     database.execute("PRAGMA recursive_triggers = ON")
     if migrate:
         ensure_schema(database)
+    else:  # the schema is applied elsewhere (e.g. the service's start); still never older code
+        refuse_newer_schema(database)
     return database

@@ -32,6 +32,7 @@ import datetime as dt
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -225,11 +226,14 @@ class Service:
         if self.scheduler is not None and self.scheduler.running:
             log.info("waiting for running jobs to finish their current item")
             self.scheduler.shutdown(wait=True)
-        db = open_db(self.config.db_path, migrate=False)
         try:
-            self._write_state(db, state="stopped", note=note)
-        finally:
-            db.close()
+            db = open_db(self.config.db_path, migrate=False)
+            try:
+                self._write_state(db, state="stopped", note=note)
+            finally:
+                db.close()
+        except sqlite3.DatabaseError as exc:
+            log.error("the service's state could not be written: %s", describe(exc))
         log.info("service stopped (%s)", note)
 
     # -- running jobs ----------------------------------------------------
@@ -275,7 +279,9 @@ class Service:
                 self._write_state(db)
             finally:
                 db.close()
-        except Exception:  # e.g. the database could not be opened: log, retry next slot
+        except sqlite3.DatabaseError as exc:  # not a database, a newer schema...: next slot
+            log.error("job %s could not run: %s", name, describe(exc))
+        except Exception:  # anything else: log, retry at the next slot
             log.exception("job %s could not run", name)
         finally:
             running.release()

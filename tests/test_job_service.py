@@ -266,6 +266,26 @@ def test_a_job_that_raises_is_recorded_and_the_service_goes_on(db, db_path, monk
     assert_consistent(db_path)
 
 
+def test_a_newer_tracker_migrating_the_database_stops_this_ones_writes(db, db_path, caplog):
+    """A newer version migrates the database under a running service: each job of this
+    one then refuses the file, in one log line, and writes nothing more to it."""
+    caplog.set_level(logging.INFO, logger="tracker.service")
+    with service_running(db_path, ingest={"interval_minutes": 0.01}):
+        wait_until(lambda: ok_runs_after(db_path, "ingest", 0), "a first ingest run")
+        with sqlite3.connect(db_path, timeout=30) as conn:
+            conn.execute("insert into _sqlite_migrations (migration_set, name, applied_at) "
+                         "values ('tracker', '9999_from_the_future', '2030-01-01')")
+        conn.close()
+        runs = scalar(db_path, "select count(*) from job_runs")
+        refused = ("job ingest could not run: NewerSchemaError: written by a newer version of "
+                   "the tracker (schema 9999_from_the_future); install that version or newer "
+                   "to use it")
+        wait_until(lambda: [r for r in caplog.records if r.getMessage() == refused],
+                   "a refused ingest run")
+    assert scalar(db_path, "select count(*) from job_runs") == runs
+    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+
+
 def test_a_hung_job_holds_up_only_itself(db, db_path, monkeypatch, caplog):
     released = threading.Event()
 
