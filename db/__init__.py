@@ -7,6 +7,7 @@ The default database is ``db/tracker.db`` relative to the working directory;
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from pathlib import Path
 
@@ -22,10 +23,16 @@ class NewerSchemaError(sqlite3.DatabaseError):
     wrote it, and this one could misread or damage what that one keeps."""
 
 
+@functools.cache
+def _known_migrations() -> frozenset[str]:
+    """This version's migration names (all of them are pending on an empty database)."""
+    return frozenset(m.name for m in migrations.pending(sqlite_utils.Database(memory=True)))
+
+
 def refuse_newer_schema(database: sqlite_utils.Database) -> None:
     """Raise :class:`NewerSchemaError` if the database has migrations this version
     does not know (a read of one small table)."""
-    known = {m.name for m in migrations.pending(sqlite_utils.Database(memory=True))}
+    known = _known_migrations()
     unknown = [m.name for m in migrations.applied(database) if m.name not in known]
     if unknown:
         raise NewerSchemaError(
